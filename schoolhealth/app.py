@@ -1,0 +1,154 @@
+"""The application factory.
+
+:func:`create_app` is a table of contents: each ``register_*`` step below is small.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import BASE_DIR, CONFIGS, INSTANCE_DIR, Config, ProductionConfig
+
+from .extensions import babel, csrf, db, login_manager, migrate
+
+# One package per feature, each with a ``bp``; these modules define views on them.
+ROUTE_MODULES = (
+    "auth.routes",
+    "admin.routes",
+    "roster.routes",
+    "roster.import_routes",
+    "screening.routes",
+    "screening.record_routes",
+)
+
+
+def create_app(config: str | type[Config] | Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` is a name from :data:`config.CONFIGS` ("development", "testing",
+    "production"), a config class, or a mapping of overrides applied on top of the
+    development defaults. Without it, ``SCHOOLHEALTH_CONFIG`` picks the name.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        template_folder=str(BASE_DIR / "templates"),
+    )
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    register_logging(app)
+    return app
+
+
+def load_config(app: Flask, config: str | type[Config] | Mapping[str, Any] | None) -> None:
+    if config is None:
+        config = os.environ.get("SCHOOLHEALTH_CONFIG", "development")
+    if isinstance(config, str):
+        try:
+            config = CONFIGS[config]
+        except KeyError as exc:
+            raise RuntimeError(
+                f"Unknown configuration {config!r}; use one of {list(CONFIGS)}"
+            ) from exc
+    if isinstance(config, Mapping):
+        app.config.from_object(CONFIGS["development"])
+        app.config.update(config)
+    else:
+        if issubclass(config, ProductionConfig):
+            config.validate()
+        app.config.from_object(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite enforces foreign keys only when asked; WAL lets the web and a CLI overlap."""
+    if dbapi_connection.__class__.__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (every table known before migrate/create_all)
+    from .i18n import select_locale, select_timezone
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please sign in to continue.")
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    """Import every route module first: a blueprint is registered once, with all its views."""
+    modules = [importlib.import_module(f"schoolhealth.{name}") for name in ROUTE_MODULES]
+    blueprints = {id(module.bp): module.bp for module in modules}
+    for blueprint in blueprints.values():
+        app.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .i18n import current_language
+    from .models import mask_id_number
+
+    app.jinja_env.globals.update(
+        current_language=current_language, LANGUAGES=app.config["LANGUAGES"]
+    )
+    app.jinja_env.filters["mask_id"] = mask_id_number
+
+
+def register_commands(app: Flask) -> None:
+    from .admin.cli import create_school_command, create_user_command
+    from .demo import seed_demo_command
+    from .roster.cli import export_roster_command, import_roster_command
+    from .rules_cli import rules_cli
+    from .worker import worker_command
+
+    for command in (
+        create_user_command,
+        create_school_command,
+        seed_demo_command,
+        import_roster_command,
+        export_roster_command,
+        rules_cli,
+        worker_command,
+    ):
+        app.cli.add_command(command)
+
+
+def register_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

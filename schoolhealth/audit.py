@@ -1,0 +1,69 @@
+"""Writing the audit trail. Callers flush with their own change; one place commits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+
+from .extensions import db
+from .models import AuditEvent, User
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def snapshot(obj: Any, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The named attributes of a model, JSON-ready, for an event's before/after."""
+    return {f: _json_safe(getattr(obj, f)) for f in fields}
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
+    """Only the keys whose values differ, so an update's event shows what changed."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record_event(
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    *,
+    school_id: int | None = None,
+    summary: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    user: User | None = None,
+) -> AuditEvent:
+    """Add one audit event to the session (no commit: it lands with the change it records)."""
+    actor = user
+    ip = None
+    if has_request_context():
+        ip = request.remote_addr
+        if actor is None and current_user and current_user.is_authenticated:
+            actor = current_user
+    event = AuditEvent(
+        user_id=actor.id if actor is not None else None,
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        school_id=school_id,
+        summary=summary[:500],
+        before=_json_safe(before) if before is not None else None,
+        after=_json_safe(after) if after is not None else None,
+        ip_address=ip,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,35 @@
+"""All models, imported here so Alembic autogenerate sees every table."""
+
+from .audit import AuditEvent
+from .base import TimestampMixin, utcnow
+from .jobs import Job
+from .org import District, Institution, School, SchoolClass
+from .people import Enrolment, Role, Student, User, mask_id_number
+from .screening import (
+    SCREENING_TYPES,
+    Finding,
+    ScreeningResult,
+    ScreeningSession,
+    SessionStatus,
+)
+
+__all__ = [
+    "SCREENING_TYPES",
+    "AuditEvent",
+    "District",
+    "Enrolment",
+    "Finding",
+    "Institution",
+    "Job",
+    "Role",
+    "School",
+    "SchoolClass",
+    "ScreeningResult",
+    "ScreeningSession",
+    "SessionStatus",
+    "Student",
+    "TimestampMixin",
+    "User",
+    "mask_id_number",
+    "utcnow",
+]

@@ -1,0 +1,33 @@
+"""Background jobs (bulk imports, letter batches) with progress users can watch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import TimestampMixin
+
+
+class Job(TimestampMixin, db.Model):
+    """A queued unit of work. The row is the user's view of it; RQ holds the execution."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # queued -> running -> done | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    progress: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Uploaded file bytes are kept until the job finishes so a retry can run it again.
+    payload_name: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[bytes | None] = mapped_column(db.LargeBinary)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
