@@ -1,0 +1,153 @@
+"""Roster files as schools have them: encodings, delimiters, spreadsheets, and bad files."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from schoolhealth.roster.importing import parse_roster, read_roster
+from schoolhealth.tabular import FileRejected
+from tests.roster.fixtures.rosters import (
+    HEADER_ZH,
+    csv_bytes,
+    id_number,
+    ods_bytes,
+    pupil,
+    xlsx_bytes,
+    zip_bytes,
+)
+
+ROWS = [pupil(1, name="张小明"), pupil(2, name="李红", sex="F"), pupil(3, name="欧阳娜娜", sex="F")]
+
+
+@pytest.fixture
+def school(factories):
+    return factories.SchoolFactory()
+
+
+def check(data: bytes, file_name: str, school, expected_names=("张小明", "李红", "欧阳娜娜")):
+    table = read_roster(data, file_name)
+    result = parse_roster(table, school=school, school_year=2026, file_name=file_name)
+    assert [i for i in result.issues if i.is_error] == []
+    assert [r.values["name"] for r in result.rows] == list(expected_names)
+    return table, result
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_in_every_accepted_encoding(school, encoding):
+    table, _ = check(csv_bytes(HEADER_ZH, ROWS, encoding=encoding), "roster.csv", school)
+    assert table.headers[0] == "学籍号"  # no BOM left on the first header
+
+
+def test_gb18030_only_characters_survive(school):
+    rows = [pupil(1, name="王𠀀")]  # U+20000: in GB18030, not in GBK
+    check(csv_bytes(HEADER_ZH, rows, encoding="gb18030"), "roster.csv", school, ["王𠀀"])
+
+
+@pytest.mark.parametrize("delimiter", [",", "\t", ";"])
+def test_csv_delimiters(school, delimiter):
+    check(csv_bytes(HEADER_ZH, ROWS, delimiter=delimiter), "roster.txt", school)
+
+
+def test_xlsx_with_real_date_cells_serial_numbers_and_numbers(school):
+    header = [*HEADER_ZH]
+    rows = [
+        [
+            "L0000000001",
+            "张小明",
+            "男",
+            datetime(2017, 5, 14),
+            3,
+            2,
+            id_number(date(2017, 5, 14), "M", sequence=1),
+            "",
+        ],
+        ["L0000000002", "李红", "女", 42065, "三年级", "(2)班", "", 13800138000],
+        ["L0000000003", "欧阳娜娜", "女", "2015年3月2日", 3, "2班", "", ""],
+    ]
+    _, result = check(xlsx_bytes(header, rows), "roster.xlsx", school)
+    assert [r.values["birth_date"] for r in result.rows] == [
+        date(2017, 5, 14),
+        date(2015, 3, 2),
+        date(2015, 3, 2),
+    ]
+    assert {r.values["grade"] for r in result.rows} == {3}
+    assert {r.values["class"] for r in result.rows} == {"2"}
+    assert result.rows[1].values["guardian_phone"] == "13800138000"
+
+
+def test_xlsx_sheet_named_roster_is_preferred_over_the_first(school):
+    data = xlsx_bytes(HEADER_ZH, ROWS, sheet="花名册", first_sheet="说明")
+    table, _ = check(data, "roster.xlsx", school)
+    assert table.sheet_name == "花名册"
+
+
+def test_ods_with_date_cells(school):
+    rows = [[*r[:3], date(2017, 5, 14), *r[4:]] for r in ROWS]
+    _, result = check(ods_bytes(HEADER_ZH, rows), "roster.ods", school)
+    assert {r.values["birth_date"] for r in result.rows} == {date(2017, 5, 14)}
+
+
+# --- bad files: each gets its own message ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "file_name", "key", "words"),
+    [
+        (b"", "roster.csv", "empty", "empty (0 bytes)"),
+        (b"\r\n\r\n", "roster.csv", "empty", "no rows"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "roster.csv", "type", "not a CSV"),
+        (b"%PDF-1.7 roster", "roster.pdf", "type", "not a CSV or spreadsheet"),
+        (zip_bytes({"photos/readme.txt": "hello"}), "roster.xlsx", "not_spreadsheet", "ZIP"),
+        (
+            zip_bytes({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w/>"}),
+            "roster.xlsx",
+            "not_spreadsheet",
+            "ZIP",
+        ),
+        (b"PK\x03\x04 this is not really a zip file", "roster.xlsx", "spreadsheet", "damaged"),
+        (b"just some text pretending", "roster.xlsx", "spreadsheet", "damaged"),
+        (b"\xff\x00\xfe\x00" * 20, "roster.csv", "type", "not a CSV"),
+        (b'"unclosed,quote\r\n' + b"x" * 200_000, "roster.csv", "csv", "malformed"),
+    ],
+    ids=[
+        "0-byte",
+        "blank-lines",
+        "png-as-csv",
+        "pdf",
+        "zip-folder",
+        "docx-as-xlsx",
+        "broken-zip",
+        "text-as-xlsx",
+        "binary",
+        "csv-field-too-long",
+    ],
+)
+def test_bad_files_are_rejected_with_a_specific_reason(app, data, file_name, key, words):
+    with pytest.raises(FileRejected) as caught:
+        read_roster(data, file_name)
+    assert caught.value.key == key
+    assert words in str(caught.value)
+
+
+def test_text_in_an_unknown_encoding_is_rejected(app):
+    # Not UTF-8, and 0x80 0x30 is no GB18030 sequence either.
+    with pytest.raises(FileRejected) as caught:
+        read_roster("学籍号,姓名\n".encode() + b"\x80\x30\x80\x30", "roster.csv")
+    assert caught.value.key == "encoding"
+
+
+def test_too_many_rows_is_rejected(app, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_ROWS", 2)
+    with pytest.raises(FileRejected) as caught:
+        read_roster(csv_bytes(HEADER_ZH, ROWS), "roster.csv")
+    assert caught.value.key == "too_many_rows"
+
+
+def test_wrong_headers_are_file_errors(school):
+    data = csv_bytes(["编号", "名字", "男女"], [["1", "张三", "男"]])
+    result = parse_roster(read_roster(data, "roster.csv"), school=school, school_year=2026)
+    missing = [i.params["name"] for i in result.file_errors]
+    assert missing == ["student_number", "name", "sex", "birth_date", "grade", "class"]
+    assert {i.column for i in result.issues if not i.is_error} == {"编号", "名字", "男女"}

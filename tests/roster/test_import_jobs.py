@@ -1,0 +1,127 @@
+"""Large roster files run on a real RQ worker (Redis), with a progress page and JSON."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import func, select
+
+from schoolhealth import jobs
+from schoolhealth.extensions import db
+from schoolhealth.models import AuditEvent, Job, Student
+from tests.roster.fixtures.rosters import HEADER_ZH, csv_bytes, pupil
+from tests.roster.test_import_routes import count_of, job_id_of, upload
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def background(app, redis_url, monkeypatch):
+    """Queue imports of more than 10 rows on Redis; the worker runs jobs in this app."""
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setitem(app.config, "RQ_ASYNC", True)
+    monkeypatch.setitem(app.config, "IMPORT_BACKGROUND_ROWS", 10)
+    # A queue of its own: a worker of another test run on the same Redis must not take it.
+    monkeypatch.setitem(app.config, "QUEUE_NAME", f"roster-import-test-{uuid.uuid4().hex}")
+    monkeypatch.setattr(jobs, "_worker_app", app)
+    connection = Redis.from_url(redis_url)
+    queue = Queue(app.config["QUEUE_NAME"], connection=connection)
+
+    def work() -> None:
+        SimpleWorker([queue], connection=connection).work(burst=True)
+        db.session.expire_all()
+
+    yield queue, work
+    connection.close()
+
+
+@pytest.fixture
+def nurse(factories):
+    return factories.NurseFactory(school=factories.SchoolFactory(code="S-A"))
+
+
+def test_large_file_is_checked_and_imported_by_a_worker(client, login_as, nurse, background):
+    queue, work = background
+    login_as(nurse)
+    rows = [pupil(n, klass=str(n % 3 + 1)) for n in range(1, 31)]
+    job_id = job_id_of(upload(client, csv_bytes(HEADER_ZH, rows)))
+
+    # The check is queued: the page shows progress and polls the JSON endpoint.
+    page = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert f'data-poll-url="/roster/import/{job_id}/status.json"' in page
+    assert "roster_import.js" in page
+    status = client.get(f"/roster/import/{job_id}/status.json").get_json()
+    assert (status["state"], status["finished"], status["total"]) == ("queued", False, 30)
+    assert queue.count == 1
+
+    work()
+    status = client.get(f"/roster/import/{job_id}/status.json").get_json()
+    assert (status["state"], status["finished"], status["progress"]) == ("done", True, 30)
+    report = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert count_of(report, "new") == 30
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 0
+
+    # Confirming queues the import itself.
+    client.post(f"/roster/import/{job_id}/confirm")
+    job = db.session.get(Job, job_id)
+    assert (job.status, queue.count) == ("queued", 1)
+    assert "Importing" in client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+
+    work()
+    job = db.session.get(Job, job_id)
+    assert job.status == "done", job.error
+    assert (job.progress, job.total, job.payload) == (30, 30, None)
+    assert job.finished_at is not None
+    assert job.result["summary"]["created"] == 30
+    assert job.result["summary"]["classes_created"] == 3
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 30
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "import")).one()
+    assert event.user_id == nurse.id
+    result = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert count_of(result, "created") == 30
+
+
+def test_small_files_run_inline_even_with_redis(client, login_as, nurse, background):
+    queue, _work = background
+    login_as(nurse)
+    job_id = job_id_of(upload(client, csv_bytes(HEADER_ZH, [pupil(1), pupil(2)])))
+    client.post(f"/roster/import/{job_id}/confirm")
+    assert queue.count == 0
+    assert db.session.get(Job, job_id).status == "done"
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 2
+
+
+def test_a_failed_background_import_writes_nothing(client, login_as, nurse, background, factories):
+    queue, work = background
+    login_as(nurse)
+    rows = [pupil(n) for n in range(1, 21)]
+    job_id = job_id_of(upload(client, csv_bytes(HEADER_ZH, rows)))
+    work()
+    client.post(f"/roster/import/{job_id}/confirm")
+    # Between the check and the import, another school gets one of the student numbers.
+    factories.StudentFactory(student_number="L0000000007")
+    work()
+    job = db.session.get(Job, job_id)
+    assert job.status == "done"
+    assert job.result["summary"]["applied"] is False
+    students = db.session.scalars(select(Student.student_number)).all()
+    assert students == ["L0000000007"]
+    page = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert 'id="import-refused"' in page
+    assert "another school" in page
+
+
+def test_a_requeued_finished_job_does_nothing(client, login_as, nurse, background):
+    queue, work = background
+    login_as(nurse)
+    job_id = job_id_of(upload(client, csv_bytes(HEADER_ZH, [pupil(n) for n in range(1, 21)])))
+    work()
+    client.post(f"/roster/import/{job_id}/confirm")
+    work()
+    queue.enqueue("schoolhealth.jobs.run_job", job_id)  # as after a worker crash
+    work()
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 20
+    assert len(db.session.scalars(select(AuditEvent)).all()) == 1
