@@ -1,0 +1,467 @@
+"""Views of the screening blueprint: sessions, their per-class progress and the class grid.
+
+Every session, class and pupil is loaded through :mod:`schoolhealth.access` (out of
+scope: 404); officials, who never see names, get 403 on every screening page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_time
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import rules
+from ..access import (
+    get_session_or_404,
+    get_student_or_404,
+    roles_required,
+    scoped_schools,
+    scoped_sessions,
+)
+from ..extensions import db
+from ..models import (
+    Institution,
+    Role,
+    School,
+    SchoolClass,
+    ScreeningSession,
+    SessionStatus,
+    Student,
+)
+from . import bp, services
+from .forms import SessionForm, StatusForm
+
+# Who works with named pupils' screening results; officials read aggregates elsewhere.
+SCREENING_ROLES = (Role.ADMIN, Role.NURSE, Role.INSTITUTION)
+# Who plans sessions and moves them through their statuses.
+PLANNING_ROLES = (Role.ADMIN, Role.NURSE)
+
+SEX_LABELS = {"M": _l("Male"), "F": _l("Female")}
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {
+        "has_endpoint": lambda name: name in current_app.view_functions,
+        "type_labels": services.TYPE_LABELS,
+        "status_labels": services.STATUS_LABELS,
+    }
+
+
+# ----------------------------------------------------------------- sessions
+
+
+@bp.route("/sessions")
+@roles_required(*SCREENING_ROLES)
+def list_sessions():
+    """The sessions the user may see, newest first."""
+    query = scoped_sessions(current_user).order_by(
+        ScreeningSession.start_date.desc(), ScreeningSession.id.desc()
+    )
+    status = request.args.get("status", "")
+    if status in {s.value for s in SessionStatus}:
+        query = query.where(ScreeningSession.status == status)
+    else:
+        status = ""
+    pagination = db.paginate(
+        query,
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "screening/session_list.html",
+        pagination=pagination,
+        sessions=pagination.items,
+        status=status,
+        can_plan=current_user.role in PLANNING_ROLES,
+    )
+
+
+def _session_form(session: ScreeningSession | None = None) -> SessionForm:
+    schools = None
+    if session is None and current_user.role == Role.ADMIN:
+        schools = db.session.scalars(scoped_schools(current_user)).all()
+    institutions = db.session.scalars(select(Institution).order_by(Institution.name)).all()
+    if session is None:
+        return SessionForm(schools=schools, institutions=institutions)
+    options = services.session_rule_config(session)
+    return SessionForm(
+        schools=None,
+        institutions=institutions,
+        data={
+            "name": session.name,
+            "start_date": session.start_date,
+            "end_date": session.end_date,
+            "types": session.type_list,
+            "institution_id": session.institution_id or 0,
+            "atr_positive_degrees": int(options.atr_positive_degrees),
+        },
+    )
+
+
+def _institution(form: SessionForm) -> Institution | None:
+    if not form.institution_id.data:
+        return None
+    return db.session.get(Institution, form.institution_id.data)
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+@roles_required(*PLANNING_ROLES)
+def create_session():
+    """Plan a session: nurses for their own school, administrators for any school."""
+    form = _session_form()
+    if current_user.role == Role.NURSE and current_user.school_id is None:
+        abort(403)
+    if form.validate_on_submit():
+        if current_user.role == Role.ADMIN:
+            school = db.session.get(School, form.school_id.data)
+        else:
+            school = db.session.get(School, current_user.school_id)
+        if school is None:
+            abort(404)
+        try:
+            session = services.create_session(
+                school,
+                name=form.name.data,
+                start_date=form.start_date.data,
+                end_date=form.end_date.data,
+                types=form.types.data,
+                institution=_institution(form),
+                atr_positive_degrees=form.atr_positive_degrees.data,
+                user=current_user,
+            )
+        except services.ScreeningError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Screening session “%(name)s” created.", name=session.name), "success")
+            return redirect(url_for("screening.show_session", session_id=session.id))
+    return render_template("screening/session_form.html", form=form, session=None)
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@roles_required(*PLANNING_ROLES)
+def edit_session(session_id: int):
+    session = get_session_or_404(session_id)
+    if session.is_closed:
+        flash(str(services.SessionClosed().message), "error")
+        return redirect(url_for("screening.show_session", session_id=session.id))
+    form = _session_form(session)
+    if form.validate_on_submit():
+        try:
+            services.update_session(
+                session,
+                name=form.name.data,
+                start_date=form.start_date.data,
+                end_date=form.end_date.data,
+                types=form.types.data,
+                institution=_institution(form),
+                atr_positive_degrees=form.atr_positive_degrees.data,
+                user=current_user,
+            )
+        except services.ScreeningError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Screening session saved."), "success")
+            return redirect(url_for("screening.show_session", session_id=session.id))
+    return render_template("screening/session_form.html", form=form, session=session)
+
+
+@bp.route("/sessions/<int:session_id>/status", methods=["POST"])
+@roles_required(*PLANNING_ROLES)
+def change_session_status(session_id: int):
+    """Start, close or (administrators) reopen a session."""
+    session = get_session_or_404(session_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.change_status(session, form.status.data, user=current_user)
+    except services.ScreeningError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(
+            _("The session is now: %(status)s.", status=services.STATUS_LABELS[session.status]),
+            "success",
+        )
+    return redirect(url_for("screening.show_session", session_id=session_id))
+
+
+@bp.route("/sessions/<int:session_id>")
+@roles_required(*SCREENING_ROLES)
+def show_session(session_id: int):
+    """The session's details and, per class, how many pupils are screened."""
+    session = get_session_or_404(session_id)
+    progress, unassigned = services.class_progress(session)
+    return render_template(
+        "screening/session_show.html",
+        session=session,
+        progress=progress,
+        unassigned=unassigned,
+        total=sum(p.total for p in progress),
+        done=sum(p.done for p in progress),
+        options=services.session_rule_config(session),
+        other_ruleset=services.results_flagged_with_other_ruleset(session),
+        current_ruleset=rules.RULESET_VERSION,
+        can_plan=current_user.role in PLANNING_ROLES,
+        is_admin=current_user.role == Role.ADMIN,
+        status_form=StatusForm(),
+    )
+
+
+# ----------------------------------------------------------------- class grid
+
+
+def _class_or_404(session: ScreeningSession, class_id: int) -> SchoolClass:
+    school_class = db.session.get(SchoolClass, class_id)
+    if school_class is None or school_class.school_id != session.school_id:
+        abort(404)
+    return school_class
+
+
+def _session_student_or_404(session: ScreeningSession, student_id: int) -> Student:
+    student = get_student_or_404(student_id)
+    if student.school_id != session.school_id:
+        abort(404)
+    return student
+
+
+@bp.route("/sessions/<int:session_id>/classes/<int:class_id>")
+@roles_required(*SCREENING_ROLES)
+def class_grid(session_id: int, class_id: int):
+    """One class's pupils with an input per measurement of the session (keyboard entry)."""
+    session = get_session_or_404(session_id)
+    school_class = _class_or_404(session, class_id)
+    columns = services.grid_columns(session)
+    rows = []
+    for student, result in services.class_pupils(session, school_class):
+        rows.append(
+            {
+                "student": student,
+                "result": result,
+                "version": result.version if result else 0,
+                "absent": bool(result and result.absent),
+                "done": services.is_done(session, result),
+                "flags": services.flag_labels(result),
+                "values": {c.field: services.display_value(result, c.field) for c in columns},
+            }
+        )
+    return render_template(
+        "screening/class_grid.html",
+        session=session,
+        school_class=school_class,
+        columns=columns,
+        rows=rows,
+        done=sum(1 for r in rows if r["done"]),
+        has_refraction=any(c.group == "refraction" for c in columns),
+        sex_labels=SEX_LABELS,
+    )
+
+
+def _json_error(status: int, error: str, message: str, **extra: Any):
+    return jsonify(ok=False, error=error, message=message, **extra), status
+
+
+def _row_payload(session: ScreeningSession, student: Student, field: str) -> dict[str, Any]:
+    result = services.get_result(session, student)
+    return {
+        "ok": True,
+        "field": field,
+        "value": services.display_value(result, field),
+        "version": result.version if result else 0,
+        "absent": bool(result and result.absent),
+        "done": services.is_done(session, result),
+        "flags": services.flag_labels(result),
+        "screening_date": (
+            result.screening_date.isoformat() if result and result.screening_date else None
+        ),
+    }
+
+
+def _parse_version(value: Any) -> int | None:
+    """The client's row version: None (no check), or a non-negative integer; else ValueError."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise ValueError(value)
+    if number < 0 or number > 2**31:
+        raise ValueError(value)
+    return number
+
+
+def _conflict_response(session: ScreeningSession, student: Student, field: str, mine: Any):
+    details = services.conflict_details(session, student, field)
+    current = details["value"]
+    who = details["changed_by"] or _("someone else")
+    when = format_time(details["changed_at"], "HH:mm") if details["changed_at"] else "?"
+    message = _(
+        "Changed by %(user)s at %(time)s: now %(current)s; your value %(mine)s was not saved "
+        "— re-enter it to overwrite.",
+        user=who,
+        time=when,
+        current=current or _("(blank)"),
+        mine=mine if mine not in (None, "") else _("(blank)"),
+    )
+    return _json_error(
+        409,
+        "conflict",
+        message,
+        field=field,
+        value=current,
+        your_value=mine,
+        version=details["version"],
+        changed_by=details["changed_by"],
+        changed_at=details["changed_at"].isoformat() if details["changed_at"] else None,
+    )
+
+
+@bp.route("/sessions/<int:session_id>/students/<int:student_id>/field", methods=["POST"])
+@roles_required(*SCREENING_ROLES)
+def save_result_field(session_id: int, student_id: int):
+    """Save one grid cell (JSON): ``{"field", "value", "version"}``.
+
+    Answers the canonical value, the row's new version, whether the pupil is done and the
+    row's flags; 422 for a refused value, 409 for a conflict or a closed session.
+    """
+    session = get_session_or_404(session_id)
+    student = _session_student_or_404(session, student_id)
+    payload = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(payload, Mapping):
+        return _json_error(400, "bad_request", _("Send a JSON object with field and value."))
+    field = payload.get("field")
+    allowed = {c.field for c in services.grid_columns(session)} | {"absent"}
+    if not isinstance(field, str) or field not in allowed:
+        return _json_error(
+            400, "unknown_field", _("This value is not part of this screening session.")
+        )
+    value = payload.get("value")
+    if isinstance(value, bool) or not isinstance(value, str | int | float | type(None)):
+        return _json_error(400, "bad_request", _("The value must be text."), field=field)
+    value = None if value is None else str(value)
+    try:
+        version = _parse_version(payload.get("version"))
+    except ValueError:
+        return _json_error(400, "bad_request", _("The row version is not valid."), field=field)
+
+    try:
+        if field == "absent":
+            absent = (value or "").strip().lower() in {"1", "true", "yes", "on"}
+            change = services.set_absent(
+                session, student, absent, user=current_user, expected_version=version
+            )
+        else:
+            change = services.record_measurements(
+                session, student, {field: value}, user=current_user, expected_version=version
+            )
+    except services.ResultConflict:
+        db.session.rollback()
+        return _conflict_response(session, student, field, value)
+    except services.SessionClosed as exc:
+        db.session.rollback()
+        return _json_error(409, "session_closed", str(exc.message), field=field)
+    except services.ScreeningError as exc:
+        db.session.rollback()
+        return _json_error(400, "refused", str(exc.message), field=field)
+    if change.errors:
+        db.session.rollback()
+        error = change.errors[0]
+        return _json_error(
+            422,
+            "invalid",
+            services.field_error_message(error),
+            field=field,
+            value=value,
+            key=error.key,
+        )
+    db.session.commit()
+    return jsonify(_row_payload(session, student, field))
+
+
+@bp.route(
+    "/sessions/<int:session_id>/classes/<int:class_id>/students/<int:student_id>",
+    methods=["POST"],
+)
+@roles_required(*SCREENING_ROLES)
+def save_result_row(session_id: int, class_id: int, student_id: int):
+    """Save a whole grid row (the form that works without JavaScript)."""
+    session = get_session_or_404(session_id)
+    school_class = _class_or_404(session, class_id)
+    student = _session_student_or_404(session, student_id)
+    if student.class_id != school_class.id:
+        abort(404)
+    back = (
+        url_for("screening.class_grid", session_id=session.id, class_id=school_class.id)
+        + f"#pupil-{student.id}"
+    )
+    fields = [c.field for c in services.grid_columns(session)]
+    raw = {f: request.form.get(f, "") for f in fields if f in request.form}
+    absent = request.form.get("absent") in {"1", "on", "true", "yes"}
+    try:
+        version = _parse_version(request.form.get("version"))
+    except ValueError:
+        abort(400)
+    errors = []
+    try:
+        result = services.get_result(session, student)
+        currently_absent = bool(result and result.absent)
+        if currently_absent and not absent:
+            services.set_absent(
+                session, student, False, user=current_user, expected_version=version
+            )
+            version = None  # checked once; the row is ours from here on
+        change = services.record_measurements(
+            session, student, raw, user=current_user, expected_version=version
+        )
+        errors += change.errors
+        if absent and not currently_absent:
+            errors += services.set_absent(
+                session, student, True, user=current_user, expected_version=None
+            ).errors
+    except services.ResultConflict:
+        db.session.rollback()
+        flash(
+            _(
+                "Someone else changed %(name)s's result in the meantime; nothing was saved. "
+                "The page now shows the current values.",
+                name=student.name,
+            ),
+            "error",
+        )
+        return redirect(back)
+    except services.ScreeningError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(back)
+    db.session.commit()
+    for error in errors:
+        flash(f"{student.name}: {services.field_error_message(error)}", "error")
+    if not errors:
+        flash(_("Saved: %(name)s.", name=student.name), "success")
+    return redirect(back)

@@ -1,0 +1,318 @@
+"""A nurse screens a class of 40 with the keyboard only, in real headless Chromium.
+
+She signs in through the form, opens the class grid of a growth + vision session, types
+height, weight and both eyes' acuity for every pupil (Tab and Enter move on; no clicks
+after the first cell), sees flags appear, waits until every save is acknowledged, reloads
+and finds everything saved, in the page and in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from schoolhealth.extensions import db
+from schoolhealth.models import ScreeningResult
+from schoolhealth.screening import services
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PUPILS = 40
+FIELDS = ("height_cm", "weight_kg", "ucva_right", "ucva_left")
+
+
+def _plan(index: int) -> dict:
+    """What the nurse types for pupil ``index`` and what the grid must show afterwards.
+
+    Pupils are 9.0-9.5 years old on the screening date (WS/T 586-2018 row 9.0~: overweight
+    from BMI 18.5, obesity from 20.8 for boys and 20.4 for girls). Every fourth pupil has
+    a BMI of about 19.5 (overweight), the others about 16.5; every fifth reads 0.6
+    (decimal notation, 4.8 on the 5-point chart) with the right eye and 4.9 with the left.
+    """
+    height = Decimal(125 + index % 10)
+    overweight = index % 4 == 0
+    bmi = Decimal("19.5") if overweight else Decimal("16.5")
+    weight = (bmi * (height / 100) ** 2).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    reduced = index % 5 == 0
+    typed = {
+        "height_cm": str(height),
+        "weight_kg": str(weight),
+        "ucva_right": "0.6" if reduced else "5.0",
+        "ucva_left": "4.9" if reduced else "5.1",
+    }
+    shown = {
+        "height_cm": f"{height}.0",
+        "weight_kg": str(weight),
+        "ucva_right": "4.8" if reduced else "5.0",
+        "ucva_left": "4.9" if reduced else "5.1",
+    }
+    chips = []
+    if overweight:
+        chips.append("Overweight")
+    if reduced:
+        chips += [
+            "Reduced vision (moderate) R",
+            "Myopia not assessed (no refraction) R",
+            "Reduced vision (mild) L",
+            "Myopia not assessed (no refraction) L",
+        ]
+    return {"typed": typed, "shown": shown, "chips": chips}
+
+
+@pytest.fixture
+def classroom(factories):
+    school = factories.SchoolFactory()
+    school_class = factories.SchoolClassFactory(school=school, grade=4, name="1")
+    students = [
+        factories.StudentFactory(
+            school_class=school_class,
+            student_number=f"J{n:04d}",
+            name=f"Pupil {n:02d}",
+            sex="M" if n % 2 else "F",
+            birth_date=date(2017, 5, 14),
+        )
+        for n in range(1, PUPILS + 1)
+    ]
+    session = factories.ScreeningSessionFactory(
+        school=school,
+        name="2026 秋季 筛查",
+        types="growth,vision",
+        start_date=date(2026, 10, 12),
+        end_date=date(2026, 10, 16),
+        status="in_progress",
+    )
+    nurse = factories.NurseFactory(school=school, username="nurse.journey")
+    return {"session": session, "school_class": school_class, "students": students, "nurse": nurse}
+
+
+def _sign_in(page, live_server: str, user) -> None:
+    page.goto(f"{live_server}/login")
+    page.fill("#username", user.username)
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    page.wait_for_url(f"{live_server}/")
+
+
+def _wait_until_saved(page, session) -> None:
+    page.wait_for_function(
+        """(key) => document.getElementById('screening-grid').dataset.pending === '0'
+                    && window.localStorage.getItem(key) === null""",
+        arg=f"schoolhealth.pending.{session.id}",
+    )
+
+
+def _grid_state(page) -> dict:
+    return page.evaluate(
+        """(fields) => Object.fromEntries(
+            Array.from(document.querySelectorAll('#screening-grid tbody tr')).map((row) => [
+                row.dataset.studentId,
+                {
+                    values: Object.fromEntries(fields.map(
+                        (f) => [f, row.querySelector(`[data-field="${f}"]`).value])),
+                    chips: Array.from(row.querySelectorAll('[data-flags] .chip'))
+                        .map((c) => c.textContent.trim()),
+                    done: row.dataset.done,
+                },
+            ]))""",
+        list(FIELDS),
+    )
+
+
+def test_nurse_screens_a_class_with_the_keyboard_only(page, live_server, classroom):
+    session, school_class = classroom["session"], classroom["school_class"]
+    students = classroom["students"]
+    plans = [_plan(i) for i in range(PUPILS)]
+    # The last keystrokes correct pupil 39's left eye from 5.1 to 4.6 with ArrowUp.
+    plans[38]["shown"]["ucva_left"] = "4.6"
+    plans[38]["chips"] = ["Reduced vision (moderate) L", "Myopia not assessed (no refraction) L"]
+
+    _sign_in(page, live_server, classroom["nurse"])
+
+    grid_url = f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}"
+    page.goto(grid_url)
+    grid = page.locator("#screening-grid")
+    assert page.locator("#grid-total").inner_text() == str(PUPILS)
+    assert page.locator("#grid-done").inner_text() == "0"
+    # Refraction columns start collapsed, so Enter goes from the left eye to the next pupil.
+    assert not page.locator(f'#pupil-{students[0].id} [data-field="sph_right"]').is_visible()
+
+    page.locator(f'#pupil-{students[0].id} [data-field="height_cm"]').focus()
+    keyboard = page.keyboard
+    for plan in plans:
+        typed = plan["typed"]
+        keyboard.type(typed["height_cm"])
+        keyboard.press("Tab")
+        keyboard.type(typed["weight_kg"])
+        keyboard.press("Enter")
+        keyboard.type(typed["ucva_right"])
+        keyboard.press("Tab")
+        keyboard.type(typed["ucva_left"])
+        keyboard.press("Enter")
+    # Focus stayed on the last pupil's left eye; go up one pupil and correct it.
+    keyboard.press("ArrowUp")
+    keyboard.type("4.6")
+    keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.dataset.field") == "height_cm"
+
+    _wait_until_saved(page, session)
+    assert grid.locator(".cell-failed, .cell-error, .cell-conflict").count() == 0
+    assert page.locator("#grid-status").inner_text() == "All changes saved"
+    assert page.locator("#grid-done").inner_text() == str(PUPILS)
+
+    state = _grid_state(page)
+    for student, plan in zip(students, plans, strict=True):
+        row = state[str(student.id)]
+        assert row["values"] == plan["shown"], student.name
+        assert row["chips"] == plan["chips"], student.name
+        assert row["done"] == "1"
+    assert sum("Overweight" in p["chips"] for p in plans) == 10
+
+    page.reload()
+    assert page.locator("#grid-done").inner_text() == str(PUPILS)
+    reloaded = _grid_state(page)
+    for student, plan in zip(students, plans, strict=True):
+        assert reloaded[str(student.id)]["values"] == plan["shown"], student.name
+        assert reloaded[str(student.id)]["chips"] == plan["chips"], student.name
+
+    db.session.expire_all()
+    results = {
+        r.student_id: r
+        for r in db.session.scalars(
+            select(ScreeningResult).where(ScreeningResult.session_id == session.id)
+        )
+    }
+    assert len(results) == PUPILS
+    for student, plan in zip(students, plans, strict=True):
+        result = results[student.id]
+        stored = {f: format(getattr(result, f), "f") for f in FIELDS}
+        assert stored == plan["shown"], json.dumps([student.name, stored])
+        assert result.screening_date == date(2026, 10, 12)
+        assert result.updated_by_id == classroom["nurse"].id
+        expected_status = "overweight" if "Overweight" in plan["chips"] else "normal"
+        assert result.weight_status == expected_status
+        assert sorted(f.code for f in result.findings) == sorted(
+            {
+                "Overweight": "weight_status",
+                "Reduced vision (moderate) R": "vision_right",
+                "Myopia not assessed (no refraction) R": "myopia_right",
+                "Reduced vision (mild) L": "vision_left",
+                "Reduced vision (moderate) L": "vision_left",
+                "Myopia not assessed (no refraction) L": "myopia_left",
+            }[chip]
+            for chip in plan["chips"]
+        )
+
+
+def _result(session, student) -> ScreeningResult | None:
+    db.session.expire_all()
+    return db.session.execute(
+        select(ScreeningResult).where(
+            ScreeningResult.session_id == session.id, ScreeningResult.student_id == student.id
+        )
+    ).scalar_one_or_none()
+
+
+def test_values_survive_failed_requests_and_a_reload(page, live_server, classroom):
+    """No lost work: a failed save shows on its cell, stays in localStorage, is re-sent."""
+    session, school_class = classroom["session"], classroom["school_class"]
+    first = classroom["students"][0]
+    _sign_in(page, live_server, classroom["nurse"])
+    page.goto(f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}")
+
+    page.route("**/field", lambda route: route.abort())
+    height = page.locator(f'#pupil-{first.id} [data-field="height_cm"]')
+    height.focus()
+    page.keyboard.type("131")
+    page.keyboard.press("Tab")
+    page.keyboard.type("0.5")  # a weight of 0.5 kg is refused by the server later
+    page.keyboard.press("Tab")
+    expect_failed = re.compile(r"\bcell-failed\b")
+    expect(height).to_have_class(expect_failed)
+    assert "Not saved yet (no connection to the server)" in height.get_attribute("title")
+    expect(page.locator("#grid-status")).to_contain_text("not saved yet")
+    pending = json.loads(
+        page.evaluate(f"localStorage.getItem('schoolhealth.pending.{session.id}')")
+    )
+    assert {k: v["value"] for k, v in pending.items()} == {
+        f"{first.id}|height_cm": "131",
+        f"{first.id}|weight_kg": "0.5",
+    }
+
+    dialogs = []
+
+    def accept(dialog):
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    page.reload()  # still offline: the page warns, then reloads with the values kept
+    assert dialogs == ["beforeunload"]
+    assert _result(session, first) is None
+    expect(height).to_have_value("131")
+    page.unroute("**/field")
+    _wait_until_saved(page, session)
+
+    expect(height).to_have_value("131.0")
+    expect(height).not_to_have_class(expect_failed)
+    weight = page.locator(f'#pupil-{first.id} [data-field="weight_kg"]')
+    expect(weight).to_have_class(re.compile(r"\bcell-error\b"))
+    assert weight.get_attribute("title") == (
+        "Weight (kg): 0.5 is outside the plausible range 10.0–200.0 kg."
+    )
+    expect(page.locator("#grid-alert")).to_have_text(weight.get_attribute("title"))
+    result = _result(session, first)
+    assert (str(result.height_cm), result.weight_kg) == ("131.0", None)
+
+
+def test_a_conflict_shows_on_the_cell_and_absent_works_from_the_keyboard(
+    page, live_server, classroom, factories
+):
+    session, school_class = classroom["session"], classroom["school_class"]
+    first, second = classroom["students"][:2]
+    _sign_in(page, live_server, classroom["nurse"])
+    page.goto(f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}")
+    ucva = page.locator(f'#pupil-{first.id} [data-field="ucva_right"]')
+
+    # A colleague saves this pupil's right eye after the page was loaded.
+    colleague = factories.NurseFactory(school=session.school, display_name="Nurse Wang")
+    services.record_measurements(session, first, {"ucva_right": "4.7"}, user=colleague)
+    db.session.commit()
+
+    ucva.focus()
+    page.keyboard.type("4.8")
+    page.keyboard.press("Enter")
+    expect(ucva).to_have_class(re.compile(r"\bcell-conflict\b"))
+    expect(ucva).to_have_value("4.7")
+    title = ucva.get_attribute("title")
+    assert re.fullmatch(
+        r"Changed by Nurse Wang at \d\d:\d\d: now 4\.7; your value 4\.8 was not saved "
+        r"— re-enter it to overwrite\.",
+        title,
+    ), title
+    # Back with Shift+Enter (which selects the cell's text) and re-enter to overwrite:
+    # the conflict answer carried the current version.
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("4.8")
+    page.keyboard.press("Enter")
+    _wait_until_saved(page, session)
+    expect(ucva).to_have_value("4.8")
+    expect(ucva).not_to_have_class(re.compile(r"\bcell-conflict\b"))
+    assert str(_result(session, first).ucva_right) == "4.8"
+
+    # The second pupil is away: Tab past the cells to "absent" and press Space.
+    page.locator(f'#pupil-{second.id} [data-field="ucva_left"]').focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.hasAttribute('data-absent')")
+    page.keyboard.press("Space")
+    _wait_until_saved(page, session)
+    row = page.locator(f"#pupil-{second.id}")
+    expect(row.locator('[data-field="height_cm"]')).to_be_disabled()
+    expect(page.locator("#grid-done")).to_have_text("1")
+    assert _result(session, second).absent is True
