@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from config import TestingConfig
 from schoolhealth import create_app
 from schoolhealth.extensions import db
+from tests.clients import request_scoped_client
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -92,7 +93,8 @@ def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """Each request in a fresh application context, as in production (tests/clients.py)."""
+    return request_scoped_client(app)
 
 
 @pytest.fixture

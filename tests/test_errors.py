@@ -12,7 +12,7 @@ from config import TestingConfig
 from schoolhealth import create_app
 from schoolhealth.extensions import db
 from schoolhealth.models import District
-from tests.auth.clients import request_scoped_client
+from tests.clients import request_scoped_client
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, District, Institution, School, User, utcnow
-from tests.auth.clients import request_scoped_client
+from tests.clients import request_scoped_client
 from tests.factories import PASSWORD
 
 STRONG = "long enough password"

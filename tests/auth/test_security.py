@@ -11,7 +11,7 @@ from flask import Flask
 from config import ProductionConfig, TestingConfig
 from schoolhealth import create_app
 from schoolhealth.extensions import db
-from tests.auth.clients import request_scoped_client
+from tests.clients import request_scoped_client
 from tests.factories import PASSWORD
 
 CSRF_MESSAGE = "Your form expired or was sent twice."

@@ -109,11 +109,12 @@ def test_delete_only_an_empty_class(client, login_as, school_a):
     before = roster_state()
     assert client.post(full).status_code == 302
     assert roster_state() == before
-    empty = f"/roster/classes/{school_a.empty_class.id}/delete"
+    empty_id = school_a.empty_class.id
+    empty = f"/roster/classes/{empty_id}/delete"
     assert "cannot be undone" in client.get(empty).get_data(as_text=True)
     assert client.post(empty).status_code == 302
     db.session.expire_all()
-    assert db.session.get(SchoolClass, school_a.empty_class.id) is None
+    assert db.session.get(SchoolClass, empty_id) is None
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "delete")).one()
     assert event.before["grade"] == 4
     assert event.before["name"] == "9"

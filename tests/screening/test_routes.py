@@ -320,6 +320,7 @@ def test_closing_and_reopening(client, sign_in, world):
     assert "An administrator can reopen it." in page
     page = client.post(url, data={"status": "in_progress"}, follow_redirects=True)
     assert "Only an administrator can reopen" in page.get_data(as_text=True)
+    db.session.expire_all()
     assert db.session.get(ScreeningSession, world.session.id).status == "closed"
 
     sign_in(world.admin)

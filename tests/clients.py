@@ -1,10 +1,11 @@
 """A test client whose every request runs in its own application context.
 
-tests/conftest.py keeps an application context pushed for the whole test, and Flask
-reuses a pushed context for requests; ``flask.g`` then lives across requests, so
-Flask-Login's cached user (``g._login_user``) and Flask-Babel's locale survive from one
-request to the next. In production each request has a fresh ``g``: tests of sign-out,
-deactivation and language choice need the same, or they pass or fail for the wrong reason.
+tests/conftest.py keeps an application context pushed for the whole test (so factories
+and assertions can use the database), and Flask reuses a pushed context for requests:
+``flask.g`` (Flask-Login's cached user, Flask-Babel's locale) and the request's database
+session would then live from one request to the next. In production each request starts
+fresh; so does this client, so tests pass or fail for the real reason. Objects a test
+holds may be stale after a request: re-query them or ``db.session.expire_all()``.
 """
 
 from __future__ import annotations
