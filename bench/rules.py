@@ -10,7 +10,9 @@ weights, acuity, refraction, scoliometer readings and teeth) as the integer tupl
 * ``classify_row`` for growth + vision + spine (dental fields empty), and with dental;
 * a raw baseline on the same machine: a loop doing only the growth-table lookup and the
   tuple building of one row's codes (the floor any Python implementation pays);
-* ``evaluate()`` (full findings with standard, clause, detail) on a sample, for scale.
+* on a sample, for scale: ``fast_row`` + ``classify_row`` from Decimal ``Measurements``
+  (the conversion to integers included), and ``evaluate()`` (full findings with
+  standard, clause, detail).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from schoolhealth.rules import (  # noqa: E402
     classify_row,
     compile_rules,
     evaluate,
+    fast_row,
 )
 
 MOLARS = (16, 26, 36, 46, 17, 27, 37, 47)
@@ -211,6 +214,18 @@ def main() -> None:
         for sex, screening, m in measurements:
             evaluate(sex, birth, screening, m)
 
+    months = [row[1] for row in sample]
+
+    def fast_row_sample() -> None:
+        for (sex, _, m), n_months in zip(measurements, months, strict=True):
+            classify_row(rules, fast_row(sex, n_months, m))
+
+    rate(
+        "fast_row + classify_row from Measurements",
+        len(sample),
+        best_of(args.repeat, fast_row_sample),
+        base,
+    )
     rate(
         "evaluate() with findings (sample)",
         len(sample),

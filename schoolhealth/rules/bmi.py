@@ -45,6 +45,9 @@ WST456 = "WS/T 456-2014"
 WST428 = "WS/T 428-2013"
 WHO2007 = "WHO Growth Reference 2007"
 CDC2000 = "CDC 2000 Growth Charts"
+# The standard each growth reference (RuleConfig.growth_reference) judges with.
+WEIGHT_STANDARD = {"wst586": WST586, "who2007": WHO2007, "cdc2000": CDC2000}
+THINNESS_STANDARD = {"wst586": WST456, "who2007": WHO2007, "cdc2000": CDC2000}
 
 _G = constants()["growth"]
 BMI_DECIMALS = int(_G["bmi_decimals"])  # one decimal, half-up (README §1.2, UNVERIFIED clause)
@@ -377,7 +380,11 @@ def _weight_finding(
     detail = dict(common)
     if ws == NOT_EVALUABLE:
         return _unclassified(
-            "weight_status", ws, WST586, "BMI = weight / height^2 needs height_cm", detail
+            "weight_status",
+            ws,
+            WEIGHT_STANDARD[reference],
+            "BMI = weight / height^2 needs height_cm",
+            detail,
         )
     refer = ws in refer_policy["weight_status"]
     advice = {
@@ -470,7 +477,11 @@ def _thinness_finding(
     detail = dict(common)
     if th == NOT_EVALUABLE:
         return _unclassified(
-            "thinness", th, WST456, "BMI = weight / height^2 needs height_cm", detail
+            "thinness",
+            th,
+            THINNESS_STANDARD[reference],
+            "BMI = weight / height^2 needs height_cm",
+            detail,
         )
     advice = {
         "none": "growth.no_thinness",

@@ -260,11 +260,38 @@ class Evaluation:
         return tuple(f for f in self.findings if f.screening_type is screening_type)
 
     def worst(self, screening_type: ScreeningType) -> Finding | None:
-        """The most severe finding of a type (pupil level = worse eye for vision)."""
+        """The finding of a type with the highest severity (then referral), first if tied.
+
+        Severities are compared across codes, so for vision this mixes the acuity grade
+        and screening myopia; the pupil-level vision result is :meth:`pupil_vision`.
+        """
         candidates = [f for f in self.findings_for(screening_type) if f.code != "sealant_advice"]
         if not candidates:
             return None
         return max(candidates, key=lambda f: (f.severity, f.refer))
+
+    def pupil_vision(self) -> tuple[str | None, str | None]:
+        """Pupil-level vision from the two eyes: ``(grade, myopia)`` in evaluation.md codes.
+
+        grade = the reduced-vision grade of the worse eye; myopia = "yes" if either eye
+        is screening myopia, else "unknown" if either eye is unknown, else "no" (README
+        §3.3: evaluated per eye, a pupil is flagged if either eye meets the rule; [C2]
+        takes the more serious eye). None when no eye was classified (not screened, under
+        6, orthokeratology).
+        """
+        grades = [
+            f.category
+            for f in self.findings
+            if f.code in ("vision_right", "vision_left") and f.is_classified
+        ]
+        myopia = {
+            f.category
+            for f in self.findings
+            if f.code in ("myopia_right", "myopia_left") and f.is_classified
+        }
+        grade = max(grades, key=VISION_CODES.index) if grades else None
+        pupil_myopia = next((c for c in ("yes", "unknown", "no") if c in myopia), None)
+        return grade, pupil_myopia
 
     def to_evaluation_columns(self) -> dict[str, str]:
         """The evaluation.md columns as strings; blank for anything not screened."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from decimal import Decimal
+from importlib import resources
 
 import pytest
 
@@ -103,3 +107,27 @@ def test_who_and_cdc_tables_are_complete():
 def test_ruleset_version():
     assert RULESET_VERSION == "cn-2026.1"
     assert tables.constants()["ruleset_version"] == RULESET_VERSION
+
+
+def recorded_fingerprints() -> tuple[str, dict[str, str]]:
+    """(rule-set version named, {file label: sha256}) from SOURCES.md."""
+    text = read_data_text("SOURCES.md")
+    match = re.search(r"SHA-256 of the copies at rule set (\S+?),.*?```\n(.*?)```", text, re.S)
+    assert match, "SOURCES.md lists no SHA-256 block"
+    lines = [line.split(None, 1) for line in match.group(2).splitlines() if line.strip()]
+    return match.group(1), {label: digest for digest, label in lines}
+
+
+def test_data_fingerprints_are_those_recorded_for_this_rule_set_version():
+    """A cutoff or constant changed without updating SOURCES.md (and the version) fails."""
+    version, recorded = recorded_fingerprints()
+    assert version == RULESET_VERSION
+    data = resources.files(tables.DATA_PACKAGE).joinpath("data")
+    shipped = sorted(p.name for p in data.iterdir() if p.name.endswith(".csv"))
+    assert sorted(k for k in recorded if k.endswith(".csv")) == shipped == CSV_FILES
+    for name in shipped:
+        digest = hashlib.sha256(data.joinpath(name).read_bytes()).hexdigest()
+        assert recorded[name] == digest, f"{name} changed: new ruleset_version and SOURCES.md"
+    values = json.dumps(tables.constants(), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(values.encode("utf-8")).hexdigest()
+    assert recorded["rules.toml (values)"] == digest, "rules.toml values changed: new version"

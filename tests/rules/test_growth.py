@@ -313,3 +313,48 @@ def test_reference_cutoffs_for_charts_come_from_the_tables(sex):
     cdc = bmi_reference_cutoffs(sex, "cdc2000")
     assert len(cdc) == 217
     assert cdc[0][0] == Decimal("2.0000")
+
+
+@pytest.mark.parametrize(
+    ("reference", "weight_standard", "thinness_standard"),
+    [
+        ("wst586", "WS/T 586-2018", "WS/T 456-2014"),
+        ("who2007", "WHO Growth Reference 2007", "WHO Growth Reference 2007"),
+        ("cdc2000", "CDC 2000 Growth Charts", "CDC 2000 Growth Charts"),
+    ],
+)
+def test_weight_without_height_names_the_chosen_reference(
+    reference, weight_standard, thinness_standard
+):
+    from schoolhealth.rules import RuleConfig
+
+    ev = evaluate(
+        Sex.FEMALE,
+        BIRTH,
+        band_date("10.0"),
+        Measurements(weight_kg=Decimal("30.0")),
+        RuleConfig(growth_reference=reference),
+    )
+    assert ev.finding("weight_status").standard == weight_standard
+    assert ev.finding("thinness").standard == thinness_standard
+    assert weight_standard in ev.to_evaluation_columns()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("height", "weight"),
+    [
+        ("140.0", "33.22"),
+        ("200.0", "66.6"),
+        ("200.0", "65.8"),
+        ("80.0", "10.0"),
+        ("220.0", "200.0"),
+        ("99.9", "12.34"),
+        ("151.1", "45.55"),
+    ],
+)
+def test_bmi_tenths_helper_is_the_half_up_bmi(height, weight):
+    from schoolhealth.rules.bmi import bmi_tenths
+
+    h, w = Decimal(height), Decimal(weight)
+    got = bmi_tenths(int(h * 100), int(w * 100))
+    assert Decimal(got).scaleb(-1) == oracle_bmi(h, w)

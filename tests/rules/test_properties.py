@@ -22,6 +22,7 @@ from schoolhealth.rules import (
     compile_rules,
     evaluate,
     fast_row,
+    parse_measurements,
     row_columns,
 )
 from schoolhealth.rules.dental import position
@@ -129,6 +130,29 @@ births = st.dates(min_value=date(2002, 1, 1), max_value=date(2021, 12, 28)).filt
 sexes = st.sampled_from([Sex.MALE, Sex.FEMALE])
 
 
+# The standard each finding may name (its screening type; BMI findings: the chosen reference).
+STANDARDS = {
+    ScreeningType.GROWTH: {
+        "WS/T 586-2018",
+        "WS/T 456-2014",
+        "WS/T 428-2013",
+        "WHO Growth Reference 2007",
+        "CDC 2000 Growth Charts",
+    },
+    ScreeningType.VISION: {"NHC 2019 儿童青少年近视防控适宜技术指南"},
+    ScreeningType.SPINE: {"GB/T 16133-2014"},
+    ScreeningType.DENTAL: {
+        "WHO Oral Health Surveys 5th ed. (2013)",
+        "Pit-and-fissure sealant programme (中西部儿童口腔疾病综合干预项目)",
+    },
+}
+GROWTH_STANDARDS = {
+    "wst586": {"WS/T 586-2018", "WS/T 456-2014", "WS/T 428-2013"},
+    "who2007": {"WHO Growth Reference 2007"},
+    "cdc2000": {"CDC 2000 Growth Charts"},
+}
+
+
 def screening_day(birth: date, days: int) -> date:
     return birth + timedelta(days=days)
 
@@ -140,7 +164,9 @@ def test_plausible_input_never_raises_and_findings_name_their_standard(sex, birt
     cols = ev.to_evaluation_columns()
     assert list(cols) == list(EVALUATION_COLUMNS)
     for f in ev.findings:
-        assert f.standard
+        assert f.standard in STANDARDS[f.screening_type], f
+        if f.code in ("weight_status", "thinness"):
+            assert f.standard in GROWTH_STANDARDS[config.growth_reference], f
         assert f.clause
         assert f.advice_key
         assert f.advice_key.split(".")[0] == f.screening_type.value
@@ -160,9 +186,68 @@ def test_plausible_input_never_raises_and_findings_name_their_standard(sex, birt
             assert screening_type.value not in cols["refer"]
 
 
+def text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+CHART_DECIMALS = ["0.1", "0.12", "0.15", "0.2", "0.25", "0.3", "0.4", "0.5", "0.6", "0.8"]
+CHART_DECIMALS += ["1.0", "1.2", "1.5", "2.0", "0.05", "0.01"]
+
+
+@st.composite
+def result_rows(draw):
+    """A results.md row as typed: plausible values in any accepted spelling, blanks allowed."""
+    row: dict[str, str] = {}
+
+    def maybe(field: str, strategy) -> None:
+        if draw(st.booleans()):
+            row[field] = draw(strategy)
+
+    maybe("height_cm", decimals("80.0", "220.0", 1).map(text))
+    maybe("weight_kg", decimals("10.0", "200.0", 1).map(lambda d: text(d) + " kg"))
+    acuity = st.one_of(ucva.map(text), st.sampled_from(CHART_DECIMALS))
+    for eye in ("right", "left"):
+        maybe(f"ucva_{eye}", acuity)
+        maybe(f"cva_{eye}", acuity)
+        if draw(st.booleans()):
+            row[f"sph_{eye}"] = text(draw(decimals("-30", "30", 2)))
+            row[f"cyl_{eye}"] = text(draw(decimals("-10", "10", 2)))
+        else:
+            maybe(f"se_{eye}", decimals("-35", "35", 2).map(text))
+    glasses = ["不戴镜", "框架眼镜", "隐形眼镜", "角膜塑形镜", "OK镜", "none"]
+    maybe("glasses", st.sampled_from(glasses))
+    maybe("spine_general", st.sampled_from(["正常", "异常", "normal", "abnormal"]))
+    maybe("adams", st.sampled_from(["阴性", "阳性", "negative", "positive"]))
+    degrees = st.tuples(atr, st.sampled_from(["", "°", "度"])).map(lambda t: text(t[0]) + t[1])
+    for seg in ("thoracic", "thoracolumbar", "lumbar"):
+        maybe(f"atr_{seg}", degrees)
+    maybe("sagittal", st.sampled_from(["正常", "后凸", "前凸", "直背", "kyphosis"]))
+    maybe("prone_test", st.sampled_from(["消失", "未消失", "resolved", "persists"]))
+    teeth = draw(dentitions())
+    for field in ("caries_teeth", "filled_teeth", "missing_teeth", "sealed_teeth"):
+        if field in teeth:
+            row[field] = "、".join(map(str, teeth[field] or ())) or "无"
+    for field in ("dmft", "DMFT"):
+        if field in teeth:
+            row[field] = str(teeth[field])
+    return row
+
+
+@PROPS
+@given(sex=sexes, birth=births, days=st.integers(760, 9000), raw=result_rows(), config=configs)
+def test_plausible_typed_values_parse_without_error_and_evaluate(sex, birth, days, raw, config):
+    m, errors = parse_measurements(raw)
+    assert errors == []
+    assert set(m.present()) == set(raw)  # nothing typed is dropped
+    cols = evaluate(sex, birth, screening_day(birth, days), m, config).to_evaluation_columns()
+    assert list(cols) == list(EVALUATION_COLUMNS)
+
+
 @PROPS
 @given(sex=sexes, birth=births, days=st.integers(760, 9000), m=measurements(), config=configs)
 def test_fast_path_equals_evaluate(sex, birth, days, m, config):
+    """evaluate() classifies with classify_row, then builds findings; the columns the
+    findings give must be the columns the codes give (nothing lost or relabelled)."""
     ev = evaluate(sex, birth, screening_day(birth, days), m, config)
     codes = classify_row(compile_rules(config), fast_row(sex, ev.age_months, m))
     fast = row_columns(codes)

@@ -199,6 +199,7 @@ def test_eyes_are_independent_and_pupil_level_is_the_worse_eye():
     assert (cols["vision_right"], cols["vision_left"]) == ("normal", "moderate")
     assert (cols["myopia_right"], cols["myopia_left"]) == ("no", "yes")
     assert ev.worst(ScreeningType.VISION).code == "vision_left"
+    assert ev.pupil_vision() == ("moderate", "yes")
 
 
 def test_one_eye_only_leaves_the_other_blank():
@@ -270,3 +271,34 @@ def test_vision_findings_name_the_guideline():
         assert "近视防控适宜技术指南" in f.standard
         assert f.clause
     assert ev.finding("vision_right").detail["ucva_decimal"] == Decimal("0.8")
+
+
+@pytest.mark.parametrize(
+    ("right", "left", "expected"),
+    [
+        # (ucva, se) per eye -> (pupil grade, pupil myopia)
+        (("4.9", "-1.00"), ("4.7", "0.00"), ("moderate", "yes")),  # worse grade, myopia other eye
+        (("5.0", "-1.00"), ("4.6", "-1.00"), ("moderate", "yes")),
+        (("5.1", None), ("5.0", None), ("normal", "no")),
+        (("4.8", None), ("4.9", "0.00"), ("moderate", "unknown")),
+        (("4.5", "0.00"), (None, None), ("severe", "no")),
+        ((None, None), ("4.9", "-0.50"), ("mild", "yes")),
+    ],
+)
+def test_pupil_level_is_worse_eye_grade_and_either_eye_myopia(right, left, expected):
+    values = {}
+    for eye, (ucva, se) in (("right", right), ("left", left)):
+        if ucva is not None:
+            values[f"ucva_{eye}"] = Decimal(ucva)
+        if se is not None:
+            values[f"se_{eye}"] = Decimal(se)
+    ev, _ = vision(Measurements(**values))
+    assert ev.pupil_vision() == expected
+
+
+def test_pupil_level_is_blank_when_no_eye_is_classified():
+    assert vision(Measurements(height_cm=Decimal("140.0")))[0].pupil_vision() == (None, None)
+    ortho_k = Measurements(ucva_right=Decimal("4.5"), glasses="ortho_k")
+    assert vision(ortho_k)[0].pupil_vision() == (None, None)
+    young = Measurements(ucva_right=Decimal("4.5"))
+    assert vision(young, day_before(at_months(72)))[0].pupil_vision() == (None, None)

@@ -279,3 +279,35 @@ def test_who_cutoffs_are_strict_at_exactly_one_sd():
     # z = -2 exactly at BMI 14.0 (L=1: (14/16 - 1) * 16 = -2): strict "<" means not thin
     assert classify_growth(entries, 0, 120, 10000, 1400)[1] == "none"
     assert classify_growth(entries, 0, 120, 10000, 1399)[1] == "mild"
+
+
+def test_who_obesity_and_severe_thinness_are_strict_at_exactly_two_and_three_sd():
+    from schoolhealth.rules.bmi import classify_growth
+
+    entry = (2, 1.0, 16.0, 0.0625, None, None)  # kind WHO, z = BMI - 16 exactly
+    entries = ((entry,) * 400, (entry,) * 400)
+    assert classify_growth(entries, 1, 120, 10000, 1800)[0] == "overweight"  # z = +2.0
+    assert classify_growth(entries, 1, 120, 10000, 1801)[0] == "obese"
+    assert classify_growth(entries, 1, 120, 10000, 1300)[1] == "mild"  # z = -3.0
+    assert classify_growth(entries, 1, 120, 10000, 1299)[1] == "moderate_severe"
+
+
+def test_cdc_percentile_cutoffs_are_inclusive_for_p85_p95_and_strict_for_p5(monkeypatch):
+    """README §7.2: overweight >= P85, obesity >= P95, underweight < P5.
+
+    The real percentile z-values are irrational, so they are replaced by round ones to
+    put a BMI exactly on each cutoff (synthetic LMS row: z = BMI - 16).
+    """
+    from schoolhealth.rules import bmi
+
+    monkeypatch.setattr(bmi, "CDC2000_OVERWEIGHT_Z", 1.0)
+    monkeypatch.setattr(bmi, "CDC2000_OBESITY_Z", 2.0)
+    monkeypatch.setattr(bmi, "CDC2000_UNDERWEIGHT_Z", -2.0)
+    entry = (3, 1.0, 16.0, 0.0625, None, None)  # kind CDC
+    entries = ((entry,) * 400, (entry,) * 400)
+    assert bmi.classify_growth(entries, 0, 120, 10000, 1699)[0] == "normal"
+    assert bmi.classify_growth(entries, 0, 120, 10000, 1700)[0] == "overweight"  # = P85
+    assert bmi.classify_growth(entries, 0, 120, 10000, 1799)[0] == "overweight"
+    assert bmi.classify_growth(entries, 0, 120, 10000, 1800)[0] == "obese"  # = P95
+    assert bmi.classify_growth(entries, 0, 120, 10000, 1400)[1] == "none"  # = P5
+    assert bmi.classify_growth(entries, 0, 120, 10000, 1399)[1] == "mild"
