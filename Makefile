@@ -36,7 +36,7 @@ migrate: install
 	$(FLASK) db upgrade
 
 run: install migrate
-	$(FLASK) seed-demo --if-empty
+	$(FLASK) seed-demo --if-empty --with-results
 	@echo "Serving SchoolHealth on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload
 
