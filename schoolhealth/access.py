@@ -20,6 +20,29 @@ from .models import Role, School, ScreeningSession, Student, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every id column is an INTEGER: on PostgreSQL at most 2**31 - 1, and SQLite's driver
+# cannot even send a Python int past 2**63. A larger id in a URL names nothing (404);
+# passed to the database it would be an error (a 500).
+MAX_ID = 2**31 - 1
+
+
+def is_valid_id(value: int | None) -> bool:
+    return value is not None and 0 < value <= MAX_ID
+
+
+def id_arg(value: str) -> int:
+    """``type=`` for ``request.args.get``: an id the database can hold, else ValueError
+    (so ``get`` falls back to its default, as it does for "abc")."""
+    number = int(value)
+    if not is_valid_id(number):
+        raise ValueError(f"not an id: {value!r}")
+    return number
+
+
+def page_arg(value: str) -> int:
+    """``type=`` for a page number: 1 up to a million (a page past the end is empty)."""
+    return min(max(int(value), 1), 1_000_000)
+
 
 def school_ids_for(user: User) -> Select | None:
     """A SELECT of the school ids the user may see records of, or None for all schools.
@@ -84,21 +107,21 @@ def can_access_school(user: User, school_id: int) -> bool:
 
 
 def get_school_or_404(school_id: int) -> School:
-    school = db.session.get(School, school_id)
+    school = db.session.get(School, school_id) if is_valid_id(school_id) else None
     if school is None or not can_access_school(current_user, school.id):
         abort(404)
     return school
 
 
 def get_student_or_404(student_id: int) -> Student:
-    student = db.session.get(Student, student_id)
+    student = db.session.get(Student, student_id) if is_valid_id(student_id) else None
     if student is None or not can_access_school(current_user, student.school_id):
         abort(404)
     return student
 
 
 def get_session_or_404(session_id: int) -> ScreeningSession:
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or not is_valid_id(session_id):
         abort(404)
     session = db.session.execute(
         scoped_sessions(current_user).where(ScreeningSession.id == session_id)

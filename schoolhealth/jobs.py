@@ -133,5 +133,9 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     with app.app_context():
         conn = redis_connection()
         requeue_interrupted(app)
+        # RQ forks a work horse per job. A pooled database connection inherited by the
+        # children would be one socket shared by several processes; with an empty pool
+        # each job opens its own (the parent needs none while it waits on Redis).
+        db.engine.dispose()
         worker = Worker([app.config["QUEUE_NAME"]], connection=conn)
         worker.work(burst=burst, with_scheduler=False)

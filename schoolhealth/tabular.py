@@ -131,6 +131,12 @@ def read_table(
         table = _read_spreadsheet(data, preferred_sheets, max_rows)
     elif kind == "text":
         table = _read_text(data, max_rows)
+    elif kind == "web_page":
+        raise FileRejected(
+            f"{filename} is a web page (HTML) with a spreadsheet's name, not a spreadsheet. "
+            "Open it in Excel or WPS, save it as .xlsx or .csv and upload that file.",
+            key="web_page",
+        )
     else:
         raise FileRejected(
             f"{filename or 'This file'} is not a CSV or spreadsheet file "
@@ -147,14 +153,34 @@ def read_table(
 def _sniff_kind(data: bytes, extension: str) -> str:
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return "spreadsheet"
+    sample = data[:8192]
     if extension in SPREADSHEET_EXTENSIONS:
+        # Web-based student systems often save a web page (an HTML table) or plain
+        # tab-separated text under an .xls name; Excel opens both with a warning. Text
+        # is read as the text it is; a web page is not a roster file.
+        if sample.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            return "web_page"
+        if extension == ".xls" and b"\x00" not in sample and _is_text(sample):
+            return "text"
         return "spreadsheet"  # let calamine explain what is wrong with it
     if extension and extension not in TEXT_EXTENSIONS:
         return "other"
-    sample = data[:8192]
     if b"\x00" in sample:
         return "other"
     return "text"
+
+
+def _is_text(sample: bytes) -> bool:
+    """Whether the start of a file is UTF-8 or GB18030 text (a binary file is neither)."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            sample.decode(encoding)
+        except UnicodeDecodeError as exc:
+            if len(sample) == 8192 and exc.start >= len(sample) - 4:
+                return True  # a multi-byte character cut by the end of the sample
+            continue
+        return True
+    return False
 
 
 def _decode(data: bytes) -> tuple[str, str]:

@@ -156,6 +156,84 @@ def test_seed_demo_is_deterministic(runner):
     assert [tuple(row) for row in stored] == expected
 
 
+def _demo_snapshot() -> dict[str, list]:
+    """What a seed determines: pupils with their classes, results with their findings."""
+    from schoolhealth.demo import CODE_COLUMNS, MEASURED_COLUMNS
+
+    pupils = db.session.execute(
+        select(
+            School.code,
+            Student.student_number,
+            Student.name,
+            Student.sex,
+            Student.birth_date,
+            Student.id_number,
+            SchoolClass.grade,
+            SchoolClass.name,
+        )
+        .join(School, School.id == Student.school_id)
+        .join(SchoolClass, SchoolClass.id == Student.class_id)
+        .order_by(Student.student_number)
+    ).all()
+    columns = [getattr(ScreeningResult, c) for c in (*MEASURED_COLUMNS, *CODE_COLUMNS)]
+    results = db.session.execute(
+        select(Student.student_number, ScreeningResult.screening_date, *columns)
+        .join(Student, Student.id == ScreeningResult.student_id)
+        .order_by(Student.student_number)
+    ).all()
+    findings = db.session.execute(
+        select(Student.student_number, Finding.screening_type, Finding.code)
+        .join(Student, Student.id == Finding.student_id)
+        .order_by(Student.student_number, Finding.screening_type, Finding.code)
+    ).all()
+    return {"pupils": pupils, "results": results, "findings": findings}
+
+
+def _empty_the_database() -> None:
+    db.session.commit()
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+def test_the_same_seed_gives_the_same_demo_in_a_fresh_database(runner):
+    _seed(runner, "--seed", "11", "--pupils", "400", "--with-results")
+    first = _demo_snapshot()
+    _empty_the_database()
+    _seed(runner, "--seed", "11", "--pupils", "400", "--with-results")
+    assert _demo_snapshot() == first
+    assert len(first["pupils"]) == len(first["results"]) == 400
+    assert first["findings"]
+    _empty_the_database()
+    _seed(runner, "--seed", "12", "--pupils", "400", "--with-results")
+    other = _demo_snapshot()
+    assert other["pupils"] != first["pupils"]
+    assert other["results"] != first["results"]
+
+
+def test_if_empty_prints_only_the_logins_that_still_work(runner, client):
+    """`make run` on an existing database: the logins are shown again, except those an
+    admin has since changed or switched off (their password is not the demo's any more)."""
+    _seed(runner)
+    nurse = db.session.scalars(select(User).where(User.username == "nurse1")).one()
+    nurse.set_password("a new password of her own")
+    db.session.scalars(select(User).where(User.username == "clinic")).one().active = False
+    db.session.commit()
+
+    result = _seed(runner, "--if-empty")
+    shown = {
+        line.split()[0]
+        for line in result.output.splitlines()
+        if DEMO_PASSWORD in line and not line.startswith("DEMO")
+    }
+    assert shown == {"admin", "nurse2", "official"}
+    assert "a new password" not in result.output
+    for username in shown:
+        response = client.post("/login", data={"username": username, "password": DEMO_PASSWORD})
+        assert response.status_code == 302, username
+        client.post("/logout")
+
+
 def test_identity_numbers_are_valid_and_agree_with_the_pupil(runner):
     _seed(runner)
     pupils = db.session.scalars(select(Student)).all()

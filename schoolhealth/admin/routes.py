@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from ..access import roles_required
+from ..access import id_arg, is_valid_id, page_arg, roles_required
 from ..extensions import db
 from ..models import AuditEvent, District, Institution, Role, School, User, utcnow
 from . import bp, services
@@ -39,14 +39,14 @@ from .services import AdminError
 
 
 def _get_or_404(model: type, object_id: int) -> Any:
-    obj = db.session.get(model, object_id)
+    obj = db.session.get(model, object_id) if is_valid_id(object_id) else None
     if obj is None:
         abort(404)
     return obj
 
 
 def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
+    return request.args.get("page", 1, type=page_arg)
 
 
 def _refused(form: FlaskForm, error: AdminError) -> None:
@@ -185,7 +185,7 @@ def delete_district(district_id: int):
 def list_schools():
     search = SearchForm(formdata=request.args)
     q = _search_text(search)
-    district_id = request.args.get("district_id", type=int)
+    district_id = request.args.get("district_id", type=id_arg)
     pagination = services.paginate(services.school_query(q, district_id=district_id), _page())
     return render_template(
         "admin/school_list.html",
@@ -199,7 +199,7 @@ def list_schools():
 @bp.route("/schools/new", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def create_school():
-    form = SchoolForm(district=request.args.get("district_id", type=int))
+    form = SchoolForm(district=request.args.get("district_id", type=id_arg))
     if form.validate_on_submit():
         try:
             change = services.create_school(

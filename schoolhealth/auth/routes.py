@@ -37,6 +37,20 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+@bp.before_app_request
+def refuse_nul_characters() -> None:
+    """Answer 400 to a request whose URL parameters or form fields hold a NUL character.
+
+    No field of the site may hold one, and PostgreSQL refuses text with NUL outright, to
+    store or to compare: a search for "a\\x00b" would end in a 500. Refused here once,
+    for every page and form (uploaded files are not form fields and are not looked at).
+    """
+    for values in (request.args, request.form):
+        for _key, value in values.items(multi=True):
+            if "\x00" in value:
+                abort(400)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:

@@ -38,7 +38,14 @@ from sqlalchemy import update
 from wtforms import BooleanField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
-from ..access import can_access_school, get_school_or_404, roles_required, scoped_schools
+from ..access import (
+    can_access_school,
+    get_school_or_404,
+    id_arg,
+    is_valid_id,
+    roles_required,
+    scoped_schools,
+)
 from ..extensions import db
 from ..jobs import enqueue, run_job
 from ..models import Job, Role, School, utcnow
@@ -58,6 +65,10 @@ FILE_MESSAGES = {
     "not_spreadsheet": _l(
         "This file is a ZIP archive, not a spreadsheet. Save the roster from Excel or WPS "
         "as .xlsx or .csv and upload it again."
+    ),
+    "web_page": _l(
+        "This file is a web page (HTML) with a spreadsheet's name, not a spreadsheet. Open "
+        "it in Excel or WPS, save it as .xlsx or .csv and upload that file."
     ),
     "encoding": _l(
         "The file's text encoding is not UTF-8 or GBK/GB18030. Save it as 'CSV UTF-8' "
@@ -121,7 +132,7 @@ def _get_import_job_or_404(job_id: int) -> Job:
     An upload belongs to whoever uploaded it: another user, even of the same school,
     can neither see its report nor confirm it.
     """
-    job = db.session.get(Job, job_id)
+    job = db.session.get(Job, job_id) if is_valid_id(job_id) else None
     if (
         job is None
         or job.kind != "roster_import"
@@ -413,7 +424,7 @@ def poll_import(job_id: int):
 @roles_required(Role.ADMIN, Role.NURSE)
 def download_roster():
     """The school's roster as .csv or .xlsx, with full ID numbers; audited."""
-    school_id = request.args.get("school_id", type=int) or current_user.school_id
+    school_id = request.args.get("school_id", type=id_arg) or current_user.school_id
     if school_id is None:
         abort(404)
     school = get_school_or_404(school_id)

@@ -20,6 +20,9 @@ from ..access import (
     can_access_school,
     get_school_or_404,
     get_student_or_404,
+    id_arg,
+    is_valid_id,
+    page_arg,
     roles_required,
     scoped_schools,
     scoped_students,
@@ -60,6 +63,14 @@ def _refusal(key: str, **params: Any) -> str:
     return _("The school already has this class in that school year.")
 
 
+def year_arg(value: str) -> int:
+    """``type=`` for a school year in a URL: 2000-2100, as the forms take (else the default)."""
+    year = int(value)
+    if not 2000 <= year <= 2100:
+        raise ValueError(f"not a school year: {value!r}")
+    return year
+
+
 def _can_edit() -> bool:
     return current_user.role in WRITE_ROLES
 
@@ -80,7 +91,7 @@ def _page_school(school_id: int | None) -> School | None:
 
 def _get_class_or_404(class_id: int) -> SchoolClass:
     """A class of a school the user may see; 404 otherwise (as for pupils)."""
-    school_class = db.session.get(SchoolClass, class_id)
+    school_class = db.session.get(SchoolClass, class_id) if is_valid_id(class_id) else None
     if school_class is None or not can_access_school(current_user, school_class.school_id):
         abort(404)
     return school_class
@@ -99,9 +110,9 @@ def list_students():
     within one school, where the (school_id, ...) indexes keep it cheap.
     """
     args = request.args
-    school = _page_school(args.get("school_id", type=int))
+    school = _page_school(args.get("school_id", type=id_arg))
     school_class = None
-    class_id = args.get("class_id", type=int)
+    class_id = args.get("class_id", type=id_arg)
     if class_id is not None:
         school_class = _get_class_or_404(class_id)
         if school is None:
@@ -112,7 +123,7 @@ def list_students():
     if show not in SHOW_CHOICES:
         show = "active"
     q = args.get("q", "").strip()[:100]
-    page = max(1, args.get("page", 1, type=int))
+    page = args.get("page", 1, type=page_arg)
     size = current_app.config["PAGE_SIZE"]
     school_year = services.current_school_year()
 
@@ -322,7 +333,7 @@ def reactivate_student(student_id: int):
 def list_classes(school_id: int):
     school = get_school_or_404(school_id)
     current = services.current_school_year()
-    year = request.args.get("year", current, type=int)
+    year = request.args.get("year", current, type=year_arg)
     years = sorted(set(services.school_years(school)) | {current, year}, reverse=True)
     return render_template(
         "roster/class_list.html",

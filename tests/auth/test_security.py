@@ -133,3 +133,156 @@ def test_production_runs_without_debug_and_with_csrf(production_app):
     assert not production_app.testing
     assert production_app.config.get("WTF_CSRF_ENABLED", True) is True
     assert production_app.config["PREFERRED_URL_SCHEME"] == "https"
+
+
+def _post_rules() -> list[tuple[str, str]]:
+    """(endpoint, URL) of every POST rule of the app, with 1 for every id in the URL."""
+    app = create_app(TestingConfig)
+    rules = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        url = rule.rule
+        for argument in rule.arguments:
+            url = re.sub(rf"<(?:\w+:)?{argument}>", "1", url)
+        rules.append((rule.endpoint, url))
+    return sorted(rules)
+
+
+POST_RULES = _post_rules()
+
+
+def test_every_blueprint_has_post_rules_to_check():
+    blueprints = {endpoint.split(".")[0] for endpoint, _url in POST_RULES}
+    assert {"auth", "admin", "roster"} <= blueprints
+
+
+@pytest.mark.parametrize(("endpoint", "url"), POST_RULES, ids=[e for e, _u in POST_RULES])
+def test_every_post_route_refuses_a_request_without_the_token(csrf_app, factories, endpoint, url):
+    """CSRF protection is app-wide: no form, JSON save or upload is exempt."""
+    admin = factories.AdminFactory()
+    client = request_scoped_client(csrf_app)
+    with client.session_transaction() as session:
+        session["_user_id"] = str(admin.id)
+    response = client.post(url, data={"name": "x"})
+    assert response.status_code == 400, url
+    assert CSRF_MESSAGE in response.get_data(as_text=True)
+
+
+def test_every_form_page_carries_a_token(csrf_app, factories):
+    """The GET pages of the admin and roster forms embed the CSRF token."""
+    admin = factories.AdminFactory()
+    school = factories.SchoolFactory()
+    student = factories.StudentFactory(school_class__school=school)
+    client = request_scoped_client(csrf_app)
+    with client.session_transaction() as session:
+        session["_user_id"] = str(admin.id)
+    pages = [
+        "/admin/districts/new",
+        "/admin/schools/new",
+        "/admin/institutions/new",
+        "/admin/users/new",
+        f"/admin/schools/{school.id}/edit",
+        f"/roster/schools/{school.id}/students/new",
+        f"/roster/students/{student.id}/edit",
+        f"/roster/students/{student.id}/deactivate",
+        f"/roster/schools/{school.id}/classes/new",
+        f"/roster/classes/{student.class_id}/rename",
+        f"/roster/schools/{school.id}/promote",
+        "/roster/import",
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        csrf_token(response.get_data(as_text=True))
+
+
+# --- odd input: a page or a 400/404, never a 500 --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"username": "liu\x00", "password": "x"}, {"username": "liu", "password": "\x00"}],
+    ids=["username", "password"],
+)
+def test_a_nul_character_at_sign_in_is_a_bad_request(client, factories, data):
+    """PostgreSQL refuses text with NUL even in a WHERE clause: it must not get there."""
+    factories.NurseFactory(username="liu")
+    response = client.post("/login", data=data)
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302  # not signed in
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/users?q=a%00b",
+        "/admin/schools?q=%00",
+        "/admin/districts?q=%00",
+        "/admin/institutions?q=%00",
+        "/admin/audit?action=%00",
+        "/?lang=%00",
+    ],
+)
+def test_a_nul_character_in_a_url_parameter_is_a_bad_request(client, login_as, factories, url):
+    login_as(factories.AdminFactory())
+    assert client.get(url).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("url", "data"),
+    [
+        ("/admin/districts/new", {"name": "区\x00"}),
+        ("/admin/institutions/new", {"name": "机构\x00"}),
+        ("/admin/users/new", {"username": "a\x00b", "role": "admin", "password": "x" * 20}),
+        ("/language", {"lang": "en\x00"}),
+    ],
+)
+def test_a_nul_character_in_a_form_is_a_bad_request(client, login_as, factories, url, data):
+    login_as(factories.AdminFactory())
+    assert client.post(url, data=data).status_code == 400
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/admin/districts/{HUGE}/edit",
+        f"/admin/schools/{HUGE}/edit",
+        f"/admin/institutions/{HUGE}/edit",
+        f"/admin/users/{HUGE}/edit",
+        f"/admin/audit/{HUGE}",
+        "/admin/audit/2147483648",
+        "/admin/users/0/edit",
+    ],
+)
+def test_admin_ids_no_record_can_have_are_404(client, login_as, factories, url):
+    login_as(factories.AdminFactory())
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/admin/users?page={HUGE}",
+        f"/admin/audit?page={HUGE}",
+        "/admin/audit?page=-5",
+        f"/admin/schools?district_id={HUGE}",
+        f"/admin/schools/new?district_id={HUGE}",
+        f"/admin/audit?school_id={HUGE}&user_id={HUGE}&entity_id={HUGE}",
+    ],
+)
+def test_admin_lists_ignore_out_of_range_parameters(client, login_as, factories, url):
+    login_as(factories.AdminFactory())
+    assert client.get(url).status_code == 200
+
+
+def test_an_audit_filter_with_impossible_dates_is_refused_with_the_form(
+    client, login_as, factories
+):
+    login_as(factories.AdminFactory())
+    response = client.get("/admin/audit?date_from=2026-13-45&date_to=yesterday")
+    assert response.status_code == 400
+    assert 'class="error"' in response.get_data(as_text=True)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Student
 from tests.roster.fixtures.rosters import HEADER_ZH, csv_bytes, pupil, xlsx_bytes
+from tests.roster.fixtures.xls import xls_bytes
 
 
 @pytest.fixture
@@ -179,3 +180,104 @@ def test_export_refuses_other_extensions(runner, school, tmp_path):
     result = runner.invoke(args=["export-roster", "--school", "S-A", str(tmp_path / "r.pdf")])
     assert result.exit_code == 2
     assert ".csv or .xlsx" in result.output
+
+
+# --- exit codes and bad files -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("empty.csv", b"", "The file is empty (0 bytes)."),
+        ("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is not a CSV or spreadsheet"),
+        ("roster.xlsx", b"PK\x03\x04garbage", "could not be opened"),
+        ("roster.xls", b"<html><table></table></html>", "is a web page (HTML)"),
+        ("roster.doc", b"anything", "is not a CSV or spreadsheet"),
+        ("roster.csv", "学籍号,姓名\n".encode() + b"\x80\x30", "not UTF-8 or GBK/GB18030"),
+    ],
+    ids=["0-byte", "binary", "corrupt-xlsx", "html-as-xls", "wrong-type", "bad-encoding"],
+)
+def test_unreadable_files_exit_1_with_the_reason(runner, school, tmp_path, name, data, words):
+    path = tmp_path / name
+    path.write_bytes(data)
+    result = runner.invoke(args=["import-roster", str(path), "--school", "S-A"])
+    assert result.exit_code == 1
+    assert f"{name}: " in result.output
+    assert words in result.output
+    assert student_count() == 0
+
+
+def test_header_only_file_exits_1(runner, school, tmp_path):
+    path = write(tmp_path, [])
+    result = runner.invoke(args=["import-roster", str(path), "--school", "S-A"])
+    assert result.exit_code == 1
+    assert "file: The file has a header row but no pupils." in result.output
+    assert "Nothing was imported: the file cannot be imported." in result.output
+
+
+def test_skip_invalid_rows_with_no_valid_row_exits_1(runner, school, tmp_path):
+    bad = pupil(1)
+    bad[2] = "?"
+    path = write(tmp_path, [bad])
+    result = runner.invoke(
+        args=["import-roster", str(path), "--school", "S-A", "--skip-invalid-rows"]
+    )
+    assert result.exit_code == 1
+    assert "Nothing was imported: no row is valid." in result.output
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_xls_import_and_the_same_report_as_the_browser(runner, school, tmp_path):
+    bad = pupil(2)
+    bad[3] = "2015年13月1日"
+    rows = [pupil(1), bad]
+    rows[0][3] = date(2017, 5, 14)
+    path = tmp_path / "花名册.xls"
+    path.write_bytes(xls_bytes(HEADER_ZH, rows))
+    result = runner.invoke(args=["import-roster", str(path), "--school", "S-A", "--dry-run"])
+    assert result.exit_code == 1
+    assert "row 3, 出生日期 '2015年13月1日': not a valid date\n" in result.output
+    assert "2 rows: 1 new, 0 updated, 0 unchanged, 1 with errors; 1 errors, 0 warnings." in (
+        result.output
+    )
+    path.write_bytes(xls_bytes(HEADER_ZH, rows[:1]))
+    result = runner.invoke(args=["import-roster", str(path), "--school", "S-A"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalars(select(Student.birth_date)).all() == [date(2017, 5, 14)]
+
+
+def test_the_import_is_all_or_nothing_when_writing_fails(runner, school, tmp_path, monkeypatch):
+    """A failure half-way through the writes (here: the enrolments) leaves nothing."""
+    from schoolhealth.roster import importing
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importing, "_write_enrolments", broken)
+    path = write(tmp_path, [pupil(1), pupil(2)])
+    result = runner.invoke(args=["import-roster", str(path), "--school", "S-A"])
+    assert result.exit_code != 0
+    db.session.rollback()
+    assert student_count() == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_export_of_an_unknown_school_exits_1(runner, tmp_path):
+    result = runner.invoke(args=["export-roster", "--school", "NOPE", str(tmp_path / "r.csv")])
+    assert result.exit_code == 1
+    assert "No school has the code 'NOPE'." in result.output
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_export_is_audited_without_a_user(runner, school, tmp_path):
+    runner.invoke(args=["import-roster", str(write(tmp_path, [pupil(1)])), "--school", "S-A"])
+    result = runner.invoke(args=["export-roster", "--school", "S-A", str(tmp_path / "out.xlsx")])
+    assert result.exit_code == 0, result.output
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).one()
+    assert (event.entity, event.school_id, event.user_id) == ("roster", school.id, None)
+    assert event.after == {
+        "file": "out.xlsx",
+        "format": "xlsx",
+        "pupils": 1,
+        "include_inactive": False,
+    }

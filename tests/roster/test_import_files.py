@@ -17,6 +17,7 @@ from tests.roster.fixtures.rosters import (
     xlsx_bytes,
     zip_bytes,
 )
+from tests.roster.fixtures.xls import xls_bytes
 
 ROWS = [pupil(1, name="张小明"), pupil(2, name="李红", sex="F"), pupil(3, name="欧阳娜娜", sex="F")]
 
@@ -151,3 +152,83 @@ def test_wrong_headers_are_file_errors(school):
     missing = [i.params["name"] for i in result.file_errors]
     assert missing == ["student_number", "name", "sex", "birth_date", "grade", "class"]
     assert {i.column for i in result.issues if not i.is_error} == {"编号", "名字", "男女"}
+
+
+# --- Excel 97-2003 (.xls) ---------------------------------------------------------------
+
+
+def test_xls_with_date_cells_serial_numbers_and_numbers(school):
+    rows = [
+        ["L0000000001", "张小明", "男", date(2017, 5, 14), 3, 2, "", 13800138000],
+        ["L0000000002", "李红", "女", 42065, "三年级", "(2)班", "", ""],
+        ["L0000000003", "欧阳娜娜", "女", "2015/3/2", 3.0, "2班", "", ""],
+    ]
+    table, result = check(xls_bytes(HEADER_ZH, rows, sheet="花名册"), "roster.xls", school)
+    assert table.sheet_name == "花名册"
+    assert [r.values["birth_date"] for r in result.rows] == [
+        date(2017, 5, 14),  # a date cell
+        date(2015, 3, 2),  # a serial number without a date format
+        date(2015, 3, 2),
+    ]
+    assert {r.values["grade"] for r in result.rows} == {3}
+    assert {r.values["class"] for r in result.rows} == {"2"}
+    assert result.rows[0].values["guardian_phone"] == "13800138000"  # not 1.38e10
+
+
+def test_xls_with_an_id_number_typed_as_text(school):
+    birth = date(2017, 5, 14)
+    rows = [["L0000000001", "张小明", "男", birth, 3, 2, id_number(birth, "M", sequence=1), ""]]
+    _, result = check(xls_bytes(HEADER_ZH, rows), "roster.xls", school, ["张小明"])
+    assert result.rows[0].values["id_number"] == id_number(birth, "M", sequence=1)
+
+
+def test_xls_id_number_that_excel_turned_into_a_number_is_explained(school):
+    # Typed without formatting the column as text, Excel keeps 15 significant digits.
+    rows = [["L0000000001", "张小明", "男", date(2017, 5, 14), 3, 2, 1.10105201705141e17, ""]]
+    table = read_roster(xls_bytes(HEADER_ZH, rows), "roster.xls")
+    result = parse_roster(table, school=school, school_year=2026)
+    [issue] = [i for i in result.issues if i.is_error]
+    assert (issue.line, issue.column, issue.key) == (2, "身份证号", "id_number_excel")
+
+
+def test_tab_separated_text_saved_as_xls_is_read_as_text(school):
+    """What web-based student systems often export: text with an .xls name."""
+    for encoding in ("utf-8", "gbk"):
+        data = csv_bytes(HEADER_ZH, ROWS, encoding=encoding, delimiter="\t")
+        table, _ = check(data, "学籍导出.xls", school)
+        assert table.encoding in ("utf-8", "gb18030")
+
+
+@pytest.mark.parametrize("file_name", ["roster.xls", "roster.xlsx", "roster.ods"])
+def test_a_web_page_saved_as_a_spreadsheet_is_named_as_such(app, file_name):
+    page = "\ufeff<html><body><table><tr><td>学籍号</td></tr></table></body></html>"
+    with pytest.raises(FileRejected) as caught:
+        read_roster(page.encode(), file_name)
+    assert caught.value.key == "web_page"
+    assert "web page (HTML)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,  # an OLE2 header and nothing
+        bytes(range(256)) * 40,  # binary under an .xls name
+    ],
+    ids=["truncated-ole2", "binary"],
+)
+def test_a_damaged_xls_is_rejected(app, data):
+    with pytest.raises(FileRejected) as caught:
+        read_roster(data, "roster.xls")
+    assert caught.value.key == "spreadsheet"
+    assert "damaged" in str(caught.value)
+
+
+def test_csv_holding_excel_serial_dates(school):
+    """A CSV saved from a sheet whose date column had lost its format."""
+    rows = [pupil(1), pupil(2)]
+    rows[0][3], rows[1][3] = "42065", "43000"
+    table = read_roster(csv_bytes(HEADER_ZH, rows, encoding="gbk"), "roster.csv")
+    result = parse_roster(table, school=school, school_year=2026)
+    assert [r.values["birth_date"] for r in result.rows] == [date(2015, 3, 2), date(2017, 9, 22)]
+    # The ID numbers say 2017-05-14: a serial date that disagrees is still caught.
+    assert {i.key for i in result.issues if i.is_error} == {"id_birth_mismatch"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 
 import pytest
@@ -125,3 +126,103 @@ def test_a_requeued_finished_job_does_nothing(client, login_as, nurse, backgroun
     work()
     assert db.session.scalar(select(func.count()).select_from(Student)) == 20
     assert len(db.session.scalars(select(AuditEvent)).all()) == 1
+
+
+# --- failures and recovery ------------------------------------------------------------------
+
+
+def _stored_import(nurse, rows: int = 20, payload: bytes | None = None) -> Job:
+    data = csv_bytes(HEADER_ZH, [pupil(n) for n in range(1, rows + 1)])
+    job = Job(
+        kind="roster_import",
+        status="queued",
+        user_id=nurse.id,
+        school_id=nurse.school_id,
+        params={"school_year": 2026, "skip_invalid_rows": False},
+        payload=data if payload is None else payload,
+        payload_name="roster.csv",
+        total=rows,
+    )
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def test_a_job_interrupted_by_a_worker_crash_is_requeued_and_finishes(app, nurse, background):
+    """A worker killed mid-job leaves the row "running"; the next worker puts it back."""
+    queue, work = background
+    job = _stored_import(nurse)
+    job.status = "running"  # what a crashed worker leaves behind
+    db.session.commit()
+
+    assert jobs.requeue_interrupted(app) == 1
+    assert queue.count == 1
+    work()
+    job = db.session.get(Job, job.id)
+    assert (job.status, job.payload) == ("done", None)
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 20
+
+
+def test_a_failing_job_is_marked_failed_keeps_its_file_and_writes_nothing(
+    client, login_as, nurse, background
+):
+    queue, work = background
+    job = _stored_import(nurse, payload=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    queue.enqueue("schoolhealth.jobs.run_job", job.id)
+    work()
+    job = db.session.get(Job, job.id)
+    assert job.status == "failed"
+    assert "not a CSV or spreadsheet" in job.error
+    assert job.payload is not None  # kept, so the job can be run again
+    assert job.finished_at is not None
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 0
+    login_as(nurse)
+    page = client.get(f"/roster/import/{job.id}").get_data(as_text=True)
+    assert 'id="import-failed"' in page
+
+
+def test_an_exception_half_way_through_the_writes_rolls_the_job_back(
+    nurse, background, monkeypatch
+):
+    from schoolhealth.roster import importing
+
+    queue, work = background
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(importing, "_write_enrolments", broken)
+    job = _stored_import(nurse)
+    queue.enqueue("schoolhealth.jobs.run_job", job.id)
+    work()
+    job = db.session.get(Job, job.id)
+    assert (job.status, job.error) == ("failed", "connection lost")
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_flask_worker_burst_runs_the_queued_jobs(app, runner, nurse, background):
+    """The real `flask worker` (a forking RQ worker) runs a queued import and exits."""
+    queue, _work = background
+    job_id = _stored_import(nurse).id
+    queue.enqueue("schoolhealth.jobs.run_job", job_id, job_id=f"schoolhealth-job-{job_id}")
+    # The worker empties the connection pool before it forks (see jobs.run_worker); a
+    # connection this test's session still held would be left to the garbage collector.
+    db.session.remove()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = runner.invoke(args=["worker", "--burst"])
+    finally:
+        for sig, handler in handlers.items():  # RQ installs its own
+            signal.signal(sig, handler)
+    assert result.exit_code == 0, result.output
+    job = db.session.get(Job, job_id)
+    assert job.status == "done", job.error
+    assert db.session.scalar(select(func.count()).select_from(Student)) == 20
+
+
+def test_flask_worker_needs_redis(app, runner, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "")
+    result = runner.invoke(args=["worker", "--burst"])
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Job, Student
 from tests.roster.fixtures.rosters import HEADER_ZH, csv_bytes, pupil, xlsx_bytes, zip_bytes
+from tests.roster.fixtures.xls import xls_bytes
 
 
 @pytest.fixture
@@ -142,6 +145,13 @@ def test_long_reports_are_paged(client, login_as, nurse):
         (csv_bytes(HEADER_ZH, []), "roster.csv", "The file has a header row but no pupils."),
         ("学籍号,姓名\n".encode() + b"\x80\x30", "roster.csv", "not UTF-8 or GBK/GB18030"),
         (b'"unclosed,quote\r\n' + b"x" * 200_000, "roster.csv", "The CSV file is malformed"),
+        (b"<html><table><tr><td>1</td></tr></table>", "roster.xls", "is a web page (HTML)"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "roster.xls", "could not be opened"),
+        (
+            xls_bytes(["学号", "名字"], [["L0000000001", "张三"]]),
+            "roster.xls",
+            "Required column 性别 / sex is missing.",
+        ),
     ],
     ids=[
         "0-byte",
@@ -153,6 +163,9 @@ def test_long_reports_are_paged(client, login_as, nurse):
         "no-rows",
         "bad-encoding",
         "malformed-csv",
+        "html-as-xls",
+        "corrupt-xls",
+        "xls-wrong-headers",
     ],
 )
 def test_bad_files_get_a_clear_message_and_nothing_is_kept(
@@ -183,6 +196,41 @@ def test_gbk_csv_and_xlsx_uploads_work(client, login_as, nurse):
     xlsx = xlsx_bytes(HEADER_ZH, [pupil(1, name="张小明")])
     report = client.get(f"/roster/import/{job_id_of(upload(client, xlsx, 'roster.xlsx'))}")
     assert count_of(report.get_data(as_text=True), "new") == 1
+
+
+def test_xls_upload_with_date_cells_and_serial_dates_imports(client, login_as, nurse):
+    login_as(nurse)
+    rows = [pupil(1, name="张小明"), pupil(2, name="李红", sex="F")]
+    rows[0][3] = date(2017, 5, 14)  # a date cell
+    rows[1][3] = 42869  # 2017-05-14 as a bare serial number
+    rows[1][4] = 3
+    job_id = job_id_of(upload(client, xls_bytes(HEADER_ZH, rows), "花名册.xls"))
+    report = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert (count_of(report, "new"), count_of(report, "errors")) == (2, 0)
+    client.post(f"/roster/import/{job_id}/confirm")
+    births = db.session.scalars(select(Student.birth_date)).all()
+    assert births == [date(2017, 5, 14), date(2017, 5, 14)]
+
+
+def test_a_huge_upload_is_refused_before_it_is_read(app, client, login_as, nurse, monkeypatch):
+    """Above MAX_CONTENT_LENGTH Werkzeug stops reading: 413, a page, and nothing kept."""
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    login_as(nurse)
+    huge = csv_bytes(HEADER_ZH, [pupil(n) for n in range(1, 20_000)])
+    assert len(huge) > 1024 * 1024
+    # Encoded here, in memory: the test client would spool a body this size to a
+    # temporary file that it never closes when the request is refused.
+    boundary, body = encode_multipart(
+        {"file": FileStorage(io.BytesIO(huge), "roster.csv"), "school_year": "2026"}
+    )
+    response = client.post(
+        "/roster/import",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 413
+    assert "The file is too large to upload." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Job)) == 0
 
 
 def test_a_missing_file_is_a_form_error(client, login_as, nurse):
