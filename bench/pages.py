@@ -16,7 +16,8 @@ a history) and a corrected measurement (so it has audit events to show).
 A database that already holds the same data set (same pupils and seed) is reused;
 anything else in it is WIPED (PostgreSQL: schema public dropped and recreated; SQLite:
 tables dropped). Without ``--database-url`` a new SQLite file in a temporary directory
-is used. Each page is requested ``--requests`` times (after two warm-up requests)
+is used. Each page is requested ``--requests`` times (50; 20 with ``--quick``, which finishes
+in well under a minute) after two warm-up requests
 through the Flask test client; the script prints p50 / p95 / max milliseconds and the
 number of SQL statements per request. Pages whose endpoint is not registered (another
 part of the app not written yet) are skipped with a note. ``--explain`` (PostgreSQL)
@@ -27,7 +28,9 @@ table sequentially.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
+import os
 import random
 import statistics
 import sys
@@ -384,14 +387,23 @@ def main() -> None:
         "--quick", action="store_true", help=f"{QUICK_PUPILS:,} pupils instead of {FULL_PUPILS:,}"
     )
     parser.add_argument("--pupils", type=int, help="data-set size (overrides --quick)")
-    parser.add_argument("--requests", type=int, default=50, help="timed requests per page")
+    parser.add_argument(
+        "--requests", type=int, help="timed requests per page (default 50; --quick: 20)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--rebuild", action="store_true", help="rebuild even if present")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="measure without gc.freeze() after start-up (the full collections then "
+        "re-scan pypinyin's dictionaries: ~90 ms pauses on some requests)",
+    )
     parser.add_argument(
         "--explain", action="store_true", help="PostgreSQL: show sequential scans of large tables"
     )
     args = parser.parse_args()
     pupils = args.pupils or (QUICK_PUPILS if args.quick else FULL_PUPILS)
+    requests = args.requests or (20 if args.quick else 50)
     url = args.database_url
     if not url:
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-pages-')) / 'bench.sqlite'}"
@@ -418,7 +430,17 @@ def main() -> None:
         print(f"{results:,} results, {findings:,} findings in the database")
         pages, users = pages_to_measure()
         db.session.remove()
-    measure(app, pages, users, args.requests, args.explain)
+    if not args.no_gc_freeze:
+        # What a production process does once the app is loaded (see wsgi.py): the
+        # long-lived objects (pypinyin's phrase dictionary alone holds ~200,000 lists)
+        # leave the collector's generations, so a full collection no longer walks them.
+        gc.collect()
+        gc.freeze()
+    print(
+        f"machine: {os.cpu_count()} CPUs; {requests} timed requests per page; "
+        f"gc.freeze() after start-up: {'no' if args.no_gc_freeze else 'yes'}"
+    )
+    measure(app, pages, users, requests, args.explain)
 
 
 if __name__ == "__main__":

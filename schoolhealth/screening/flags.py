@@ -257,6 +257,7 @@ def _matched_results(session: ScreeningSession, filters: FlagFilters) -> Any:
     query = (
         select(
             Finding.result_id.label("result_id"),
+            Finding.student_id.label("student_id"),
             func.max(Finding.severity).label("severity"),
             func.min(_category_rank()).label("category_rank"),
             func.max(case((Finding.refer.is_(True), 1), else_=0)).label("refer"),
@@ -265,7 +266,7 @@ def _matched_results(session: ScreeningSession, filters: FlagFilters) -> Any:
         # session_id (a constant here) leads the grouping so that SQLite reads the
         # session's rows through ix_findings_session_type instead of walking the whole
         # table in result_id order to skip a sort; PostgreSQL hashes either way.
-        .group_by(Finding.session_id, Finding.result_id)
+        .group_by(Finding.session_id, Finding.result_id, Finding.student_id)
     )
     return _narrow_pupils(query, session, filters, Finding.student_id).subquery("matched")
 
@@ -350,15 +351,20 @@ def flagged_pupils(
     page = max(1, page)
     per_page = max(1, per_page)
     matched = _matched_results(session, filters)
-    records = db.session.execute(_page_query(matched, filters, page, per_page)).all()
+    records = db.session.execute(
+        _page_query(matched, session.school_id, filters, page, per_page)
+    ).all()
     total = int(records[0].total) if records else 0
     if not records and page > 1:
         total = int(db.session.scalar(select(func.count()).select_from(matched)) or 0)
         if total:
             page = math.ceil(total / per_page)
-            records = db.session.execute(_page_query(matched, filters, page, per_page)).all()
+            records = db.session.execute(
+                _page_query(matched, session.school_id, filters, page, per_page)
+            ).all()
     chips = _chips_of(session, [r.result_id for r in records])
     labels = value_labels()
+    words = choice_words()
     items = []
     for rec in records:
         flags = chips.get(rec.result_id, [])
@@ -378,21 +384,26 @@ def flagged_pupils(
                 severity=int(rec.severity or 0),
                 refer=bool(rec.refer),
                 flags=flags,
-                values=relevant_values(rec, types, labels),
+                values=relevant_values(rec, types, labels, words),
             )
         )
     return FlagPage(items=items, page=page, per_page=per_page, total=total)
 
 
-def _page_query(matched: Any, filters: FlagFilters, page: int, per_page: int) -> Select:
-    return (
+def _page_query(
+    matched: Any, school_id: int, filters: FlagFilters, page: int, per_page: int
+) -> Select:
+    """The page's rows in two steps: first order the matched results by pupil and class
+    (narrow rows: the pupil's sort keys and the few columns shown) and cut the page, then
+    read the results' measurements for the page's rows only, not for every match."""
+    order = _order_by(filters, matched)
+    page_rows = (
         select(
             matched.c.result_id,
             matched.c.severity,
             matched.c.refer,
             func.count().over().label("total"),
-            ScreeningResult.screening_date,
-            *[getattr(ScreeningResult, f) for f in _RESULT_COLUMNS],
+            func.row_number().over(order_by=order).label("position"),
             Student.id.label("student_id"),
             Student.student_number,
             Student.name,
@@ -403,12 +414,30 @@ def _page_query(matched: Any, filters: FlagFilters, page: int, per_page: int) ->
             SchoolClass.name.label("class_name"),
         )
         .select_from(matched)
-        .join(ScreeningResult, ScreeningResult.id == matched.c.result_id)
-        .join(Student, Student.id == ScreeningResult.student_id)
-        .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
-        .order_by(*_order_by(filters, matched))
+        # The school condition is redundant (a session's findings are its school's
+        # pupils) but lets PostgreSQL read the school's pupils and classes by their
+        # school_id indexes and hash-join them, instead of one lookup per match.
+        .join(
+            Student,
+            and_(Student.id == matched.c.student_id, Student.school_id == school_id),
+        )
+        .outerjoin(
+            SchoolClass,
+            and_(SchoolClass.id == Student.class_id, SchoolClass.school_id == school_id),
+        )
+        .order_by(*order)
         .limit(per_page)
         .offset((page - 1) * per_page)
+        .subquery("page_rows")
+    )
+    return (
+        select(
+            page_rows,
+            ScreeningResult.screening_date,
+            *[getattr(ScreeningResult, f) for f in _RESULT_COLUMNS],
+        )
+        .join(ScreeningResult, ScreeningResult.id == page_rows.c.result_id)
+        .order_by(page_rows.c.position)
     )
 
 
@@ -440,19 +469,10 @@ def chips(findings: Iterable[Any]) -> list[dict[str, Any]]:
     """
     order = {code: i for i, code in enumerate(services.FLAG_ORDER)}
     ordered = sorted(findings, key=lambda f: (order.get(f.code, len(order)), f.code))
-    return [_chip(f, chip_label(f.code, f.category)) for f in ordered]
-
-
-_CHIP_LABELS: dict[tuple[str, str, str], str] = {}
-
-
-def chip_label(code: str, category: str) -> str:
-    """services.flag_label, remembered per language (it translates its whole table per call)."""
-    key = (str(get_locale()), code, category)
-    label = _CHIP_LABELS.get(key)
-    if label is None:
-        label = _CHIP_LABELS[key] = services.flag_label(code, category)
-    return label
+    if not ordered:
+        return []
+    locale = str(get_locale())
+    return [_chip(f, services.flag_label(f.code, f.category, locale)) for f in ordered]
 
 
 def _chip(row: Any, label: str) -> dict[str, Any]:
@@ -477,11 +497,26 @@ def _age(birth_date: date | None, on: date | None) -> rules.Age | None:
         return None
 
 
-def format_value(name: str, value: Any) -> str:
-    """A stored value as text: numbers without trailing noise, choices translated."""
+def choice_words() -> dict[str, dict[str, str]]:
+    """The words of every choice field (glasses, bend test ...), translated once."""
+    return {
+        name: {code: str(label) for code, label in choices}
+        for name, choices in services.CHOICES.items()
+    }
+
+
+def format_value(
+    name: str, value: Any, words: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
+    """A stored value as text: numbers without trailing noise, choices translated.
+
+    ``words`` is :func:`choice_words`, passed in when many values are formatted.
+    """
     if value is None:
         return ""
     if name in services.CHOICES:
+        if words is not None:
+            return words[name].get(value, value)
         return str(dict(services.CHOICES[name]).get(value, value))
     if name in services.TOOTH_FIELDS:
         return value or "0"  # examined, no such teeth
@@ -509,13 +544,18 @@ def value_labels() -> dict[str, tuple[str, str, str]]:
 
 
 def relevant_values(
-    record: Any, types: Iterable[str], labels: Mapping[str, tuple[str, str, str]] | None = None
+    record: Any,
+    types: Iterable[str],
+    labels: Mapping[str, tuple[str, str, str]] | None = None,
+    words: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[MeasuredValue]:
     """The measurements that explain findings of ``types`` (RELEVANT_FIELDS), as text.
 
-    ``labels`` is :func:`value_labels`, passed in when many rows are formatted.
+    ``labels`` is :func:`value_labels` and ``words`` :func:`choice_words`, passed in
+    when many rows are formatted.
     """
     labels = labels or value_labels()
+    words = words or choice_words()
     out = []
     for screening_type in types:
         for name in RELEVANT_FIELDS.get(screening_type, ()):
@@ -523,7 +563,7 @@ def relevant_values(
             if value is None:
                 continue
             short, title, unit = labels[name]
-            text = format_value(name, value)
+            text = format_value(name, value, words)
             if unit:
                 text += unit if unit == "°" else f" {unit}"
             out.append(MeasuredValue(name, short, title, text))
@@ -531,17 +571,27 @@ def relevant_values(
 
 
 def session_classes(session: ScreeningSession) -> list[SchoolClass]:
-    """The classes of the pupils with a result in the session, for the class filter."""
-    class_ids = (
-        select(Student.class_id)
-        .join(ScreeningResult, ScreeningResult.student_id == Student.id)
-        .where(ScreeningResult.session_id == session.id, Student.class_id.is_not(None))
-        .distinct()
+    """The classes of the pupils with a result in the session, for the class filter.
+
+    Asked per class of the school (EXISTS: its first pupil with a result answers), not by
+    collecting the class of every result of the session.
+    """
+    has_result = (
+        select(Student.id)
+        .join(
+            ScreeningResult,
+            and_(
+                ScreeningResult.student_id == Student.id,
+                ScreeningResult.session_id == session.id,
+            ),
+        )
+        .where(Student.school_id == session.school_id, Student.class_id == SchoolClass.id)
+        .exists()
     )
     return list(
         db.session.scalars(
             select(SchoolClass)
-            .where(SchoolClass.school_id == session.school_id, SchoolClass.id.in_(class_ids))
+            .where(SchoolClass.school_id == session.school_id, has_result)
             .order_by(
                 SchoolClass.school_year.desc(),
                 SchoolClass.grade,
@@ -767,6 +817,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> list[list[An
 
     sex_labels = {"M": _("Male"), "F": _("Female")}
     yes_no = {True: _("Yes"), False: _("No")}
+    locale = str(get_locale())
     rows = []
     for rec in db.session.execute(export_query(session, filters)):
         age = _age(rec.birth_date, rec.screening_date)
@@ -782,7 +833,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> list[list[An
                 mask_id_number(rec.id_number),
                 rec.screening_date,
                 cached(_type_label, rec.screening_type),
-                chip_label(rec.code, rec.category),
+                services.flag_label(rec.code, rec.category, locale),
                 rec.code,
                 rec.category,
                 rec.severity,

@@ -129,7 +129,7 @@ def list_flags(session_id: int):
         link_args=filters.to_args(),
         export_args=filters.to_args(),
         sex_labels={"M": _("Male"), "F": _("Female")},
-        type_labels=services.TYPE_LABELS,
+        type_labels={t: str(label) for t, label in services.TYPE_LABELS.items()},
         screening_types=[t for t in SCREENING_TYPES if t in session.type_list],
     )
 

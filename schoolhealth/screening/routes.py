@@ -253,7 +253,7 @@ def class_grid(session_id: int, class_id: int):
     """One class's pupils with an input per measurement of the session (keyboard entry)."""
     session = get_session_or_404(session_id)
     school_class = _class_or_404(session, class_id)
-    columns = services.grid_columns(session)
+    columns = [c.translated() for c in services.grid_columns(session)]
     rows = []
     for student, result in services.class_pupils(session, school_class):
         rows.append(
@@ -275,7 +275,7 @@ def class_grid(session_id: int, class_id: int):
         rows=rows,
         done=sum(1 for r in rows if r["done"]),
         has_refraction=any(c.group == "refraction" for c in columns),
-        sex_labels=SEX_LABELS,
+        sex_labels={k: str(v) for k, v in SEX_LABELS.items()},
     )
 
 
@@ -299,11 +299,12 @@ def _row_payload(session: ScreeningSession, student: Student, field: str) -> dic
     }
 
 
-def _parse_version(value: Any) -> int | None:
-    """The client's row version: None (no check), or a non-negative integer; else ValueError."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
+def _parse_version(value: Any) -> int:
+    """The row version the client last saw (0: no result yet); ValueError when missing or bad.
+
+    Required: a save without it could overwrite a colleague's value unseen.
+    """
+    if value is None or isinstance(value, bool):
         raise ValueError(value)
     if isinstance(value, int):
         number = value
@@ -368,7 +369,12 @@ def save_result_field(session_id: int, student_id: int):
     try:
         version = _parse_version(payload.get("version"))
     except ValueError:
-        return _json_error(400, "bad_request", _("The row version is not valid."), field=field)
+        return _json_error(
+            400,
+            "bad_request",
+            _("The row version is missing or not valid; reload the page."),
+            field=field,
+        )
 
     try:
         if field == "absent":
@@ -382,6 +388,10 @@ def save_result_field(session_id: int, student_id: int):
             )
     except services.ResultConflict:
         db.session.rollback()
+        if services.field_holds(session, student, field, value):
+            # A retry of a save whose answer was lost (the network dropped it after the
+            # commit): the value is already there, so this is not someone else's change.
+            return jsonify(_row_payload(session, student, field))
         return _conflict_response(session, student, field, value)
     except services.SessionClosed as exc:
         db.session.rollback()

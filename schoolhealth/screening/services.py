@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, func, inspect, or_, select
@@ -123,10 +125,24 @@ class GridColumn:
     short: Any
     kind: str  # "number", "select" or "teeth"
     group: str | None = None  # "refraction" columns can be collapsed
+    options: tuple[tuple[str, Any], ...] | None = None  # set by translated()
 
     @property
     def choices(self) -> tuple[tuple[str, Any], ...]:
-        return CHOICES.get(self.field, ())
+        return self.options if self.options is not None else CHOICES.get(self.field, ())
+
+    def translated(self) -> GridColumn:
+        """A copy whose labels and choices are plain text in the current language.
+
+        The grid prints every label once per pupil; a lazy string translates itself each
+        time it is printed, which made translation most of the grid's server time.
+        """
+        return replace(
+            self,
+            label=str(self.label),
+            short=str(self.short),
+            options=tuple((code, str(label)) for code, label in self.choices),
+        )
 
 
 # What the grid asks for, per screening type, in entry order (results.md field names).
@@ -476,7 +492,9 @@ def change_status(session: ScreeningSession, status: str, *, user: User | None) 
 # ----------------------------------------------------------------- result values
 
 
+@cache
 def _column_scale(name: str) -> int | None:
+    """Decimals a column keeps (None for non-numeric columns); the grid asks once per cell."""
     column_type = inspect(ScreeningResult).attrs[name].columns[0].type
     return getattr(column_type, "scale", None)
 
@@ -1086,6 +1104,27 @@ def field_error_message(error: rules.FieldError) -> str:
     return f"{label}: {text}"
 
 
+def field_holds(
+    session: ScreeningSession, student: Student, field_name: str, text: str | None
+) -> bool:
+    """True when the pupil's result already holds ``text`` (as parsed) in ``field_name``.
+
+    Read after a conflict's rollback: a save retried after its answer was lost finds its
+    own value stored, and is answered as saved rather than as someone else's change.
+    """
+    result = get_result(session, student)
+    if field_name == "absent":
+        wanted = (text or "").strip().lower() in {"1", "true", "yes", "on"}
+        return bool(result and result.absent) == wanted
+    if field_name not in rules.MEASUREMENT_FIELDS:
+        return False
+    value, error = _parse_one(field_name, text)
+    if error is not None:
+        return False
+    stored = getattr(result, field_name) if result is not None else None
+    return _to_column(field_name, value) == stored
+
+
 def conflict_details(
     session: ScreeningSession, student: Student, field_name: str
 ) -> dict[str, Any]:
@@ -1104,30 +1143,46 @@ def conflict_details(
     }
 
 
-def flag_label(code: str, category: str) -> str:
-    """The translated chip text of one finding, e.g. "Reduced vision (moderate) R"."""
-    labels = {
-        ("weight_status", "overweight"): _("Overweight"),
-        ("weight_status", "obese"): _("Obesity"),
-        ("thinness", "mild"): _("Mild thinness"),
-        ("thinness", "moderate_severe"): _("Moderate or severe thinness"),
-        ("stunting", "yes"): _("Stunting"),
-        ("vision_right", "mild"): _("Reduced vision (mild) R"),
-        ("vision_right", "moderate"): _("Reduced vision (moderate) R"),
-        ("vision_right", "severe"): _("Reduced vision (severe) R"),
-        ("vision_left", "mild"): _("Reduced vision (mild) L"),
-        ("vision_left", "moderate"): _("Reduced vision (moderate) L"),
-        ("vision_left", "severe"): _("Reduced vision (severe) L"),
-        ("myopia_right", "yes"): _("Suspected myopia R"),
-        ("myopia_left", "yes"): _("Suspected myopia L"),
-        ("myopia_right", "unknown"): _("Myopia not assessed (no refraction) R"),
-        ("myopia_left", "unknown"): _("Myopia not assessed (no refraction) L"),
-        ("spine", "postural"): _("Postural spine asymmetry"),
-        ("spine", "suspected_scoliosis"): _("Suspected scoliosis"),
-        ("spine", "sagittal_abnormal"): _("Sagittal curvature abnormality"),
-        ("caries", "yes"): _("Untreated caries"),
-    }
-    return labels.get((code, category)) or f"{code}: {category}"
+FLAG_LABELS: dict[tuple[str, str], Any] = {
+    ("weight_status", "overweight"): _l("Overweight"),
+    ("weight_status", "obese"): _l("Obesity"),
+    ("thinness", "mild"): _l("Mild thinness"),
+    ("thinness", "moderate_severe"): _l("Moderate or severe thinness"),
+    ("stunting", "yes"): _l("Stunting"),
+    ("vision_right", "mild"): _l("Reduced vision (mild) R"),
+    ("vision_right", "moderate"): _l("Reduced vision (moderate) R"),
+    ("vision_right", "severe"): _l("Reduced vision (severe) R"),
+    ("vision_left", "mild"): _l("Reduced vision (mild) L"),
+    ("vision_left", "moderate"): _l("Reduced vision (moderate) L"),
+    ("vision_left", "severe"): _l("Reduced vision (severe) L"),
+    ("myopia_right", "yes"): _l("Suspected myopia R"),
+    ("myopia_left", "yes"): _l("Suspected myopia L"),
+    ("myopia_right", "unknown"): _l("Myopia not assessed (no refraction) R"),
+    ("myopia_left", "unknown"): _l("Myopia not assessed (no refraction) L"),
+    ("spine", "postural"): _l("Postural spine asymmetry"),
+    ("spine", "suspected_scoliosis"): _l("Suspected scoliosis"),
+    ("spine", "sagittal_abnormal"): _l("Sagittal curvature abnormality"),
+    ("caries", "yes"): _l("Untreated caries"),
+}
+
+
+_FLAG_LABEL_CACHE: dict[tuple[str, str, str], str] = {}
+
+
+def flag_label(code: str, category: str, locale: str | None = None) -> str:
+    """The translated chip text of one finding, e.g. "Reduced vision (moderate) R".
+
+    Remembered per language: a grid or flags page prints the same few labels many times
+    (callers labelling many findings pass ``locale``, ``str(get_locale())``, once).
+    """
+    key = (locale or str(get_locale()), code, category)
+    text = _FLAG_LABEL_CACHE.get(key)
+    if text is None:
+        label = FLAG_LABELS.get((code, category))
+        text = str(label) if label is not None else f"{code}: {category}"
+        if len(_FLAG_LABEL_CACHE) < 10_000:  # bounded, whatever codes a database holds
+            _FLAG_LABEL_CACHE[key] = text
+    return text
 
 
 # Chips appear in this order: growth, vision by eye, spine, dental.
@@ -1158,15 +1213,16 @@ def flag_labels(result: ScreeningResult | None) -> list[dict[str, Any]]:
     ``label`` is translated into the current locale; ``eye`` is "right", "left" or None.
     The session's flags page shows the same chips.
     """
-    if result is None:
+    if result is None or not result.findings:
         return []
     order = {code: i for i, code in enumerate(FLAG_ORDER)}
     findings = sorted(result.findings, key=lambda f: (order.get(f.code, len(order)), f.code))
+    locale = str(get_locale())
     return [
         {
             "code": f.code,
             "category": f.category,
-            "label": flag_label(f.code, f.category),
+            "label": flag_label(f.code, f.category, locale),
             "severity": f.severity,
             "eye": _eye(f.code),
             "screening_type": f.screening_type,

@@ -7,9 +7,12 @@
  *    keeps the browser's order (the cells, then the row's "absent" box).
  *  - Each changed cell is POSTed alone as JSON with the row's version. The saves of one
  *    row go one after another, so each carries the version the previous one returned.
- *  - Until the server acknowledges a value it is kept in localStorage: a reload (or a
- *    crashed tab) sends it again. Network and server failures are retried with backoff
- *    and shown on the cell; leaving the page warns while saves are pending.
+ *  - Until the server acknowledges a value it is kept in localStorage with the value the
+ *    cell held before and the row's version: a reload (or a crashed tab) sends it again,
+ *    and if the pupil's result changed meanwhile the server answers with a conflict
+ *    shown on the cell, never a silent overwrite. Network and server failures are
+ *    retried with backoff and shown on the cell; leaving the page warns while saves
+ *    are pending.
  */
 (function () {
   "use strict";
@@ -67,9 +70,18 @@
     }
   }
 
-  function remember(studentId, field, value) {
+  // base: the value the cell held (as saved) before the edit; version: the row's version
+  // then. Both stay those of the first unsaved edit of the cell.
+  function remember(studentId, field, value, base, version) {
     var pending = loadPending();
-    pending[studentId + "|" + field] = { value: value, at: Date.now() };
+    var key = studentId + "|" + field;
+    var old = pending[key];
+    pending[key] = {
+      value: value,
+      base: old && typeof old.base === "string" ? old.base : base,
+      version: old && typeof old.version === "number" ? old.version : version,
+      at: Date.now(),
+    };
     storePending(pending);
   }
 
@@ -305,9 +317,22 @@
     enqueue(el.closest("tr"), el.getAttribute("data-field"), value);
   }
 
-  function enqueue(row, field, value) {
+  function savedValue(row, field) {
+    var el = cellOf(row, field);
+    return el ? el.getAttribute("data-saved") || "" : "";
+  }
+
+  // version: send with this row version instead of the row's current one (a value
+  // replayed after a reload carries the version it was typed against).
+  function enqueue(row, field, value, version) {
     var state = stateOf(row);
-    remember(row.getAttribute("data-student-id"), field, value);
+    remember(
+      row.getAttribute("data-student-id"),
+      field,
+      value,
+      savedValue(row, field),
+      Number(row.getAttribute("data-version") || 0)
+    );
     setCellState(cellOf(row, field), "pending");
     // A save not yet sent (or waiting to be retried) just takes the newer value.
     var first = state.busy && !state.timer ? 1 : 0;
@@ -318,7 +343,7 @@
         return;
       }
     }
-    state.queue.push({ field: field, value: value });
+    state.queue.push({ field: field, value: value, version: version });
     updateStatus();
     pump(row);
   }
@@ -338,7 +363,10 @@
     var body = JSON.stringify({
       field: item.field,
       value: item.value,
-      version: Number(row.getAttribute("data-version") || 0),
+      version:
+        typeof item.version === "number"
+          ? item.version
+          : Number(row.getAttribute("data-version") || 0),
     });
     window
       .fetch(row.getAttribute("data-save-url"), {
@@ -421,6 +449,7 @@
       anySaved = true;
       row.setAttribute("data-version", String(data.version));
       if (item.field === "absent") {
+        el.setAttribute("data-saved", data.absent ? "1" : "0");
         if (!newer) {
           el.checked = !!data.absent;
           setAbsent(row, !!data.absent);
@@ -447,6 +476,7 @@
       if (el && !newer) {
         if (item.field === "absent") {
           el.checked = data.value === "1";
+          el.setAttribute("data-saved", el.checked ? "1" : "0");
           setAbsent(row, el.checked);
         } else {
           el.value = data.value || "";
@@ -509,16 +539,35 @@
       });
     });
 
+    Array.prototype.forEach.call(table.querySelectorAll("[data-absent]"), function (el) {
+      el.setAttribute("data-saved", el.checked ? "1" : "0");
+    });
+
     // Values typed before a reload or a crash, never acknowledged: send them again.
+    // When the row changed since (its version moved) and this cell no longer shows the
+    // value it had when the value was typed, the value goes with the version it was
+    // typed against: the server then answers "already saved" (our own save, whose
+    // answer was lost) or a conflict naming who changed it, shown on the cell.
     var pending = loadPending();
     Object.keys(pending).forEach(function (key) {
       var parts = key.split("|");
       var row = rowById[parts[0]];
       var field = parts[1];
-      var value = pending[key] && pending[key].value;
+      var entry = pending[key] || {};
+      var value = entry.value;
       var el = row && cellOf(row, field);
       if (!el || typeof value !== "string") {
         return;
+      }
+      var version;
+      var rowVersion = Number(row.getAttribute("data-version") || 0);
+      if (
+        typeof entry.version === "number" &&
+        entry.version !== rowVersion &&
+        typeof entry.base === "string" &&
+        entry.base !== savedValue(row, field)
+      ) {
+        version = entry.version;
       }
       if (field === "absent") {
         el.checked = value === "1";
@@ -527,7 +576,7 @@
         el.value = value;
         el.setAttribute("data-queued", value);
       }
-      enqueue(row, field, value);
+      enqueue(row, field, value, version);
     });
   }
 

@@ -316,3 +316,73 @@ def test_a_conflict_shows_on_the_cell_and_absent_works_from_the_keyboard(
     expect(row.locator('[data-field="height_cm"]')).to_be_disabled()
     expect(page.locator("#grid-done")).to_have_text("1")
     assert _result(session, second).absent is True
+
+
+def test_a_save_whose_answer_is_lost_is_retried_without_a_false_conflict(
+    page, live_server, classroom
+):
+    """The server commits but the answer never arrives: the retry finds the value there."""
+    session, school_class = classroom["session"], classroom["school_class"]
+    first = classroom["students"][0]
+    _sign_in(page, live_server, classroom["nurse"])
+    page.goto(f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}")
+
+    delivered = []
+
+    def deliver_then_drop(route):
+        delivered.append(route.fetch().status)  # the server saves it ...
+        route.abort()  # ... and the browser never hears back
+
+    page.route("**/field", deliver_then_drop)
+    height = page.locator(f'#pupil-{first.id} [data-field="height_cm"]')
+    height.focus()
+    page.keyboard.type("131")
+    page.keyboard.press("Enter")
+    expect(height).to_have_class(re.compile(r"\bcell-failed\b"))
+    assert delivered == [200]
+    assert str(_result(session, first).height_cm) == "131.0"
+    page.unroute("**/field")
+    _wait_until_saved(page, session)  # the retry (version 0 again) is answered "saved"
+    expect(height).to_have_value("131.0")
+    expect(height).not_to_have_class(re.compile(r"\bcell-(failed|conflict|error)\b"))
+    expect(page.locator("#grid-alert")).to_be_hidden()
+    assert page.locator(f"#pupil-{first.id}").get_attribute("data-version") == "1"
+
+
+def test_a_value_kept_over_a_reload_never_overwrites_a_colleagues_change(
+    page, live_server, classroom, factories
+):
+    """Typed offline, the tab reloaded after a colleague saved the same cell: conflict."""
+    session, school_class = classroom["session"], classroom["school_class"]
+    first, second = classroom["students"][:2]
+    _sign_in(page, live_server, classroom["nurse"])
+    grid_url = f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}"
+    page.goto(grid_url)
+
+    page.route("**/field", lambda route: route.abort())
+    ucva = page.locator(f'#pupil-{first.id} [data-field="ucva_right"]')
+    ucva.focus()
+    page.keyboard.type("4.8")
+    page.keyboard.press("Enter")
+    other = page.locator(f'#pupil-{second.id} [data-field="height_cm"]')
+    other.focus()
+    page.keyboard.type("128")
+    page.keyboard.press("Enter")
+    expect(ucva).to_have_class(re.compile(r"\bcell-failed\b"))
+
+    colleague = factories.NurseFactory(school=session.school, display_name="Nurse Li")
+    services.record_measurements(session, first, {"ucva_right": "4.5"}, user=colleague)
+    db.session.commit()
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.unroute("**/field")
+    page.goto(grid_url)  # the kept values are sent again from localStorage
+    _wait_until_saved(page, session)
+    ucva = page.locator(f'#pupil-{first.id} [data-field="ucva_right"]')
+    expect(ucva).to_have_class(re.compile(r"\bcell-conflict\b"))
+    expect(ucva).to_have_value("4.5")
+    assert "Changed by Nurse Li" in ucva.get_attribute("title")
+    assert str(_result(session, first).ucva_right) == "4.5"
+    # The other pupil's kept value had nobody else's change in its way: saved.
+    expect(page.locator(f'#pupil-{second.id} [data-field="height_cm"]')).to_have_value("128.0")
+    assert str(_result(session, second).height_cm) == "128.0"
