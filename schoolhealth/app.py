@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter, Map
 
 from config import BASE_DIR, CONFIGS, INSTANCE_DIR, Config, ProductionConfig
 
@@ -104,8 +105,23 @@ def register_extensions(app: Flask) -> None:
         return user if user is not None and user.active else None
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in URLs, bounded by the largest id a table can hold (PostgreSQL INTEGER).
+
+    A hand-edited URL with a 20-digit id then simply matches no route (404) instead of
+    reaching the database, which would refuse the number with an error.
+    """
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        from .access import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
     """Import every route module first: a blueprint is registered once, with all its views."""
+    app.url_map.converters["int"] = DatabaseIdConverter
     modules = [importlib.import_module(f"schoolhealth.{name}") for name in ROUTE_MODULES]
     blueprints = {id(module.bp): module.bp for module in modules}
     for blueprint in blueprints.values():

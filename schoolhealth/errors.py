@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -42,6 +43,22 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(error=error.name, message=message), code
         return render_template("errors/error.html", code=code, message=message), code
+
+    @app.errorhandler(DataError)
+    def value_out_of_range(error: DataError):
+        """A value the database refuses (a number too large, say) is the request's fault.
+
+        Views validate their input; this is the safety net that keeps a value that slipped
+        through from becoming a 500, and rolls back so nothing half-written remains.
+        """
+        db.session.rollback()
+        logger.warning(
+            "database refused a value on %s %s: %s", request.method, request.path, error.orig
+        )
+        message = _("The request could not be understood.")
+        if _wants_json():
+            return jsonify(error="bad_request", message=message), 400
+        return render_template("errors/error.html", code=400, message=message), 400
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

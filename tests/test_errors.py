@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 
 from config import TestingConfig
 from schoolhealth import create_app
@@ -100,7 +101,14 @@ def failing_app(app, database_url) -> Iterator[Flask]:
         db.session.add(District(name="Taken"))
         db.session.flush()
 
+    def refused_value():
+        """What PostgreSQL answers to a number too large for its column."""
+        db.session.add(District(name="Half-written"))
+        db.session.flush()
+        raise DataError("INSERT ...", {}, Exception("integer out of range"))
+
     failing.add_url_rule("/boom", "boom", write_then_fail)
+    failing.add_url_rule("/refused", "refused", refused_value)
     failing.add_url_rule("/api/boom", "api_boom", write_then_fail)
     failing.add_url_rule("/db-error", "db_error", database_error)
     yield failing
@@ -155,3 +163,26 @@ def test_unexpected_error_is_logged(failing_app, caplog):
 def test_in_tests_unexpected_errors_propagate_by_default(app):
     """So a failing view shows its traceback in the test run instead of a 500 page."""
     assert app.config.get("PROPAGATE_TEST_ERRORS", True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/screening/sessions/99999999999999999999",
+        "/screening/sessions/1/classes/99999999999999999999",
+        "/roster/students/2147483648",
+        "/screening/pupils/99999999999999999999",
+    ],
+)
+def test_ids_no_table_can_hold_match_no_route(client, factories, url):
+    admin = factories.AdminFactory()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(admin.id)
+    assert client.get(url).status_code == 404
+
+
+def test_a_value_the_database_refuses_is_a_400_and_nothing_is_saved(failing_app):
+    response = request_scoped_client(failing_app).get("/refused")
+    assert response.status_code == 400
+    assert "could not be understood" in response.get_data(as_text=True)
+    assert districts() == 0
