@@ -242,15 +242,9 @@ MEASURED_COLUMNS = (
     "sagittal",
     "prone_test",
 )
-CODE_COLUMNS = (
-    "weight_status",
-    "thinness",
-    "stunting",
-    "vision_right",
-    "vision_left",
-    "myopia_right",
-    "myopia_left",
-    "spine",
+# The category codes of the screenings the demo runs (no dental: caries stays empty).
+CODE_COLUMNS = tuple(
+    name for name, kind in rules.CATEGORY_COLUMNS.items() if kind in SCREENING_TYPES
 )
 RESULT_COLUMNS = (
     "id",

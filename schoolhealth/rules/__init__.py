@@ -48,6 +48,7 @@ from .ruleset import (
 )
 from .spine import confirms_scoliosis
 from .types import (
+    CATEGORY_COLUMNS,
     EVALUATION_COLUMNS,
     MEASUREMENT_FIELDS,
     NOT_APPLICABLE,
@@ -61,6 +62,7 @@ from .types import (
 from .vision import decimal_to_five_point, five_point_to_decimal
 
 __all__ = [
+    "CATEGORY_COLUMNS",
     "CODE_FIELDS",
     "DEFAULT_CONFIG",
     "EVALUATION_COLUMNS",

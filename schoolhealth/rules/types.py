@@ -94,8 +94,10 @@ EVALUATION_COLUMNS: tuple[str, ...] = (
     "errors",
 )
 
-# Finding.code -> screening type (the finding codes are evaluation.md column names).
-FINDING_CODES: dict[str, ScreeningType] = {
+# The evaluation.md columns holding one category code each, in column order, with the
+# screening each belongs to. The one list of them: ScreeningResult keeps each in a
+# column of the same name, and services and the demo seeder copy exactly these.
+CATEGORY_COLUMNS: dict[str, ScreeningType] = {
     "weight_status": ScreeningType.GROWTH,
     "thinness": ScreeningType.GROWTH,
     "stunting": ScreeningType.GROWTH,
@@ -105,6 +107,11 @@ FINDING_CODES: dict[str, ScreeningType] = {
     "myopia_left": ScreeningType.VISION,
     "spine": ScreeningType.SPINE,
     "caries": ScreeningType.DENTAL,
+}
+
+# Finding.code -> screening type (the finding codes are evaluation.md column names).
+FINDING_CODES: dict[str, ScreeningType] = {
+    **CATEGORY_COLUMNS,
     "sealant_advice": ScreeningType.DENTAL,
 }
 

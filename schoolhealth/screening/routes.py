@@ -115,10 +115,17 @@ def _session_form(session: ScreeningSession | None = None) -> SessionForm:
     )
 
 
-def _institution(form: SessionForm) -> Institution | None:
-    if not form.institution_id.data:
-        return None
-    return db.session.get(Institution, form.institution_id.data)
+def _session_details(form: SessionForm) -> dict[str, Any]:
+    """The form's fields as the keyword arguments of create_session and update_session."""
+    institution_id = form.institution_id.data
+    return {
+        "name": form.name.data,
+        "start_date": form.start_date.data,
+        "end_date": form.end_date.data,
+        "types": form.types.data,
+        "institution": db.session.get(Institution, institution_id) if institution_id else None,
+        "atr_positive_degrees": form.atr_positive_degrees.data,
+    }
 
 
 @bp.route("/sessions/new", methods=["GET", "POST"])
@@ -136,16 +143,7 @@ def create_session():
         if school is None:
             abort(404)
         try:
-            session = services.create_session(
-                school,
-                name=form.name.data,
-                start_date=form.start_date.data,
-                end_date=form.end_date.data,
-                types=form.types.data,
-                institution=_institution(form),
-                atr_positive_degrees=form.atr_positive_degrees.data,
-                user=current_user,
-            )
+            session = services.create_session(school, **_session_details(form), user=current_user)
         except services.ScreeningError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
@@ -166,16 +164,7 @@ def edit_session(session_id: int):
     form = _session_form(session)
     if form.validate_on_submit():
         try:
-            services.update_session(
-                session,
-                name=form.name.data,
-                start_date=form.start_date.data,
-                end_date=form.end_date.data,
-                types=form.types.data,
-                institution=_institution(form),
-                atr_positive_degrees=form.atr_positive_degrees.data,
-                user=current_user,
-            )
+            services.update_session(session, **_session_details(form), user=current_user)
         except services.ScreeningError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")

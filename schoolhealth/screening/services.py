@@ -935,19 +935,6 @@ def _start_if_planned(session: ScreeningSession, user: User | None) -> None:
         change_status(session, SessionStatus.IN_PROGRESS.value, user=user)
 
 
-_DERIVED_CODES = (
-    "weight_status",
-    "thinness",
-    "stunting",
-    "vision_right",
-    "vision_left",
-    "myopia_right",
-    "myopia_left",
-    "spine",
-    "caries",
-)
-
-
 def _evaluate_into(
     session: ScreeningSession,
     student: Student,
@@ -966,7 +953,7 @@ def _evaluate_into(
         )
     except (rules.InvalidMeasurement, ValueError) as exc:
         message = getattr(exc, "message", str(exc))
-        for name in (*_DERIVED_CODES, "age_band", "bmi", "atr_max"):
+        for name in (*rules.CATEGORY_COLUMNS, "age_band", "bmi", "atr_max"):
             setattr(result, name, None)
         result.refer = ""
         result.flagged = False
@@ -975,7 +962,7 @@ def _evaluate_into(
         _replace_findings(session, student, result, ())
         return None
     columns = evaluation.to_evaluation_columns()
-    for name in _DERIVED_CODES:
+    for name in rules.CATEGORY_COLUMNS:
         setattr(result, name, columns[name] or None)
     result.age_band = Decimal(columns["age_band"]) if columns["age_band"] else None
     result.bmi = Decimal(columns["bmi"]) if columns["bmi"] else None

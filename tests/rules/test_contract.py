@@ -76,6 +76,7 @@ def test_every_code_column_uses_exactly_the_contract_codes():
         if codes(values) is not None
     }
     assert set(contract) == set(ours)
+    assert list(types.CATEGORY_COLUMNS) == [c for c in contract if c != "sex"]
     for column, expected in contract.items():
         assert set(ours[column]) == set(expected), column
     # the statuses that are not contract codes never reach a column as text

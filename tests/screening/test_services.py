@@ -42,6 +42,13 @@ def _record(world, raw, student=None, version=None, session=None):
     return change
 
 
+def _assert_conflict(world, raw, version):
+    """Saving ``raw`` over ``version`` is refused as a conflict (and rolled back)."""
+    with pytest.raises(services.ResultConflict):
+        _record(world, raw, version=version)
+    db.session.rollback()
+
+
 # ----------------------------------------------------------------- sessions
 
 
@@ -413,25 +420,9 @@ def test_tooth_clash_with_stored_values_is_refused(world, factories):
 
 def test_a_stale_version_is_a_conflict_and_saves_nothing(world):
     _record(world, {"height_cm": "130"}, version=0)
-    with pytest.raises(services.ResultConflict):
-        services.record_measurements(
-            world.session,
-            world.students[0],
-            {"height_cm": "131"},
-            user=world.nurse,
-            expected_version=0,
-        )
-    db.session.rollback()
+    _assert_conflict(world, {"height_cm": "131"}, version=0)
     _record(world, {"height_cm": "132"}, version=1)
-    with pytest.raises(services.ResultConflict):
-        services.record_measurements(
-            world.session,
-            world.students[0],
-            {"height_cm": "133"},
-            user=world.nurse,
-            expected_version=1,
-        )
-    db.session.rollback()
+    _assert_conflict(world, {"height_cm": "133"}, version=1)
     result = _result(world.session, world.students[0])
     assert (result.height_cm, result.version) == (Decimal("132.0"), 2)
 
@@ -447,15 +438,7 @@ def test_a_concurrent_update_between_read_and_write_is_a_conflict(world, monkeyp
         return evaluate_into(*args, **kwargs)
 
     monkeypatch.setattr(services, "_evaluate_into", meanwhile)
-    with pytest.raises(services.ResultConflict):
-        services.record_measurements(
-            world.session,
-            world.students[0],
-            {"height_cm": "140"},
-            user=world.nurse,
-            expected_version=1,
-        )
-    db.session.rollback()
+    _assert_conflict(world, {"height_cm": "140"}, version=1)
     result = _result(world.session, world.students[0])
     assert (result.height_cm, result.version) == (Decimal("130.0"), 2)
 
