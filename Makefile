@@ -26,7 +26,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d schoolhealth/translations
 
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o schoolhealth/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -k lazy_ngettext:1,2 -o schoolhealth/translations/messages.pot .
 	$(BIN)/pybabel update -i schoolhealth/translations/messages.pot -d schoolhealth/translations --no-fuzzy-matching
 
 browser:

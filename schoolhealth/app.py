@@ -135,13 +135,24 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from . import labels
     from .i18n import current_language
     from .models import mask_id_number
 
     app.jinja_env.globals.update(
-        current_language=current_language, LANGUAGES=app.config["LANGUAGES"]
+        current_language=current_language,
+        LANGUAGES=app.config["LANGUAGES"],
+        grade_class=labels.class_label,
     )
-    app.jinja_env.filters["mask_id"] = mask_id_number
+    app.jinja_env.filters.update(
+        mask_id=mask_id_number,
+        class_name=labels.school_class_label,
+        sex_label=labels.sex_label,
+        join_list=labels.join_list,
+        audit_action=labels.audit_action_label,
+        audit_entity=labels.audit_entity_label,
+        audit_field=labels.audit_field_label,
+    )
 
 
 def register_commands(app: Flask) -> None:

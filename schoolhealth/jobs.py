@@ -27,6 +27,42 @@ HANDLERS: dict[str, JobHandler] = {}
 _worker_app: Flask | None = None
 
 
+class JobFailure(Exception):
+    """A failure the user can act on ("upload the file again"), named by a message key.
+
+    A job runs in no one's language, and its row may be read by someone else, later: the
+    runner stores ``{"error": {"key": ..., "params": ...}}`` as the job's result, and the
+    page translates it when shown (see :func:`failure`). ``str()`` is the English text
+    kept in ``Job.error`` for operators and logs. Any exception with a string ``key`` and a
+    dict ``params`` (like :class:`~schoolhealth.tabular.FileRejected`) is stored the same way.
+    """
+
+    def __init__(self, key: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
+
+
+def failure(job: Job) -> tuple[str | None, dict[str, Any]]:
+    """The message key and parameters of a failed job, or ``(None, {})`` for an
+    unexpected error (whose only description is the technical ``Job.error``)."""
+    error = (job.result or {}).get("error") if job.status == "failed" else None
+    if not isinstance(error, dict) or not isinstance(error.get("key"), str):
+        return None, {}
+    params = error.get("params")
+    return error["key"], params if isinstance(params, dict) else {}
+
+
+def _failure_result(exc: Exception) -> dict[str, Any] | None:
+    key, params = getattr(exc, "key", None), getattr(exc, "params", None)
+    if not isinstance(key, str):
+        return None
+    params = params if isinstance(params, dict) else {}
+    # Plain values only: the result is JSON, and a parameter is a value, not a sentence.
+    plain = {k: v for k, v in params.items() if isinstance(v, str | int | float | bool)}
+    return {"error": {"key": key, "params": plain}}
+
+
 def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
     """Register the function that runs jobs of ``kind``; it returns the job's result dict."""
 
@@ -94,6 +130,7 @@ def _run(job_id: int) -> None:
         job = db.session.get(Job, job_id)
         job.status = "failed"
         job.error = str(exc) or exc.__class__.__name__
+        job.result = _failure_result(exc)
         job.finished_at = utcnow()
         logger.error("job %s (%s) failed: %s", job_id, job.kind, traceback.format_exc())
         db.session.commit()

@@ -11,12 +11,14 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..extensions import db
+from ..labels import audit_action_label, audit_entity_label
 from ..models import District, Institution, Role, School
 from ..rules.ruleset import GROWTH_REFERENCE_DEFAULT, GROWTH_REFERENCES
 from .services import PASSWORD_MIN_LENGTH, find_user
@@ -26,6 +28,9 @@ GROWTH_REFERENCE_LABELS: dict[str, Any] = {
     "who2007": _l("WHO 2007 growth reference"),
     "cdc2000": _l("CDC 2000 growth charts"),
 }
+
+# A district's, school's or institution's name (名称), not a person's (姓名 is "Name").
+ORG_NAME = lazy_pgettext("not a person", "Name")
 
 # Someone else's new password: a browser must not offer the admin's own saved one.
 NEW_PASSWORD = {"autocomplete": "new-password"}
@@ -81,7 +86,7 @@ class SearchForm(FlaskForm):
 
 
 class DistrictForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(ORG_NAME, validators=[DataRequired(), Length(max=100)])
     code = StringField(
         _l("Code"),
         validators=[Optional(), Length(max=32)],
@@ -106,7 +111,7 @@ class SchoolForm(FlaskForm):
         validators=[DataRequired(), Length(max=32)],
         description=_l("The school identification code (学校标识码); unique."),
     )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(ORG_NAME, validators=[DataRequired(), Length(max=100)])
     district = SelectField(_l("District"), coerce=optional_int)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -115,7 +120,7 @@ class SchoolForm(FlaskForm):
 
 
 class InstitutionForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(ORG_NAME, validators=[DataRequired(), Length(max=100)])
     code = StringField(_l("Code"), validators=[Optional(), Length(max=32)])
 
 
@@ -206,8 +211,12 @@ class AuditFilterForm(FlaskForm):
 
     def __init__(self, *args: Any, actions: list[str], entities: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.action.choices = [("", _l("Any"))] + [(a, a) for a in actions]
-        self.entity.choices = [("", _l("Any"))] + [(e, e) for e in entities]
+        self.action.choices = [("", _l("Any"))] + sorted(
+            ((a, audit_action_label(a)) for a in actions), key=lambda choice: choice[1]
+        )
+        self.entity.choices = [("", _l("Any"))] + sorted(
+            ((e, audit_entity_label(e)) for e in entities), key=lambda choice: choice[1]
+        )
         self.school.choices = [("", _l("Any"))] + school_choices()[1:]
 
     def validate_user(self, field: StringField) -> None:

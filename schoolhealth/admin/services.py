@@ -13,7 +13,7 @@ belong to, so a view shows them beside that field and the CLI prints them as the
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -21,11 +21,14 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import changed_fields, record_event, snapshot
 from ..extensions import db
+from ..labels import join_list
 from ..models import (
     AuditEvent,
     District,
@@ -66,15 +69,29 @@ ROLE_SCOPE: dict[str, str | None] = {
 
 # Rows of these tables that point at a school, district or institution keep it alive;
 # any other referring table is named by its table name (see references_to()).
-REFERENCE_LABELS: dict[str, Any] = {
-    "schools": _l("schools"),
-    "users": _l("user accounts"),
-    "students": _l("pupils"),
-    "school_classes": _l("classes"),
-    "screening_sessions": _l("screening sessions"),
-    "jobs": _l("background jobs"),
-    "audit_events": _l("audit events"),
+# How many rows of a table still refer to a record, as a phrase with its own plural
+# (and, in Chinese, its own measure word: 3 所学校, 2 个用户账号, 5 条审计记录).
+REFERENCE_COUNTS: dict[str, Callable[[int], str]] = {
+    "schools": lambda n: ngettext("%(num)d school", "%(num)d schools", n),
+    "users": lambda n: ngettext("%(num)d user account", "%(num)d user accounts", n),
+    "students": lambda n: ngettext("%(num)d pupil", "%(num)d pupils", n),
+    "school_classes": lambda n: ngettext("%(num)d class", "%(num)d classes", n),
+    "screening_sessions": lambda n: ngettext(
+        "%(num)d screening session", "%(num)d screening sessions", n
+    ),
+    "jobs": lambda n: ngettext("%(num)d background job", "%(num)d background jobs", n),
+    "audit_events": lambda n: ngettext("%(num)d audit event", "%(num)d audit events", n),
 }
+
+
+def reference_counts_text(counts: dict[str, int]) -> str:
+    """``{"users": 1, "students": 3}`` as "3 pupils, 1 user account" in the reader's language."""
+    return join_list(
+        REFERENCE_COUNTS[name](n)
+        if name in REFERENCE_COUNTS
+        else ngettext("%(num)d row of %(table)s", "%(num)d rows of %(table)s", n, table=name)
+        for name, n in sorted(counts.items())
+    )
 
 
 class AdminError(ValueError):
@@ -177,9 +194,8 @@ def references_to(table_name: str, row_id: int) -> dict[str, int]:
 def _refuse_if_referenced(table_name: str, row_id: int, message: Any) -> None:
     counts = references_to(table_name, row_id)
     if counts:
-        details = ", ".join(
-            f"{n} {REFERENCE_LABELS.get(name, name)}" for name, n in sorted(counts.items())
-        )
+        # Lazy, like the message: the text is made when shown, in the reader's language.
+        details = LazyString(reference_counts_text, counts)
         raise InUseError(
             _l("%(message)s It is still used by: %(details)s.", message=message, details=details)
         )

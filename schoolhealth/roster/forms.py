@@ -20,6 +20,7 @@ from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import labels
 from ..extensions import db
 from ..models import School, SchoolClass, Student
 from ..rules import InvalidMeasurement, parse_date
@@ -62,8 +63,8 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def class_label(school_class: SchoolClass) -> str:
-    """A class as people say it: "Grade 3, class 2" (三年级 2 班 in Chinese)."""
-    return _("Grade %(grade)s, class %(name)s", grade=school_class.grade, name=school_class.name)
+    """A class as people say it: "Grade 3, class 2" (3年级2班 in Chinese)."""
+    return labels.class_label(school_class.grade, school_class.name)
 
 
 def age_on(birth_date: date, today: date) -> int:
@@ -300,7 +301,17 @@ class StudentForm(FlaskForm):
 
 
 def sex_label(code: str) -> str:
-    return _("male") if code == "M" else _("female")
+    return labels.sex_label(code)
+
+
+def _class_name(field: StringField) -> str:
+    """The class name as the roster stores it ("(3)班" -> "3"), for a new or a renamed class."""
+    try:
+        return normalize_class_name(field.data)
+    except ValueError as exc:
+        raise ValidationError(
+            _("The class name must be 1–32 characters, such as 3, 3班 or (3)班.")
+        ) from exc
 
 
 class ClassForm(FlaskForm):
@@ -342,12 +353,7 @@ class ClassForm(FlaskForm):
             ) from exc
 
     def validate_name(self, field: StringField) -> None:
-        try:
-            self.name_value = normalize_class_name(field.data)
-        except ValueError as exc:
-            raise ValidationError(
-                _("The class name must be 1–32 characters, such as 3, 3班 or (3)班.")
-            ) from exc
+        self.name_value = _class_name(field)
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -373,12 +379,7 @@ class RenameClassForm(FlaskForm):
         self.name_value: str | None = None
 
     def validate_name(self, field: StringField) -> None:
-        try:
-            self.name_value = normalize_class_name(field.data)
-        except ValueError as exc:
-            raise ValidationError(
-                _("The class name must be 1–32 characters, such as 3, 3班 or (3)班.")
-            ) from exc
+        self.name_value = _class_name(field)
         c = self.school_class
         other = find_class(c.school, c.school_year, c.grade, self.name_value)
         if other is not None and other.id != c.id:

@@ -47,7 +47,7 @@ from ..access import (
     scoped_schools,
 )
 from ..extensions import db
-from ..jobs import enqueue, run_job
+from ..jobs import enqueue, failure, run_job
 from ..models import Job, Role, School, utcnow
 from ..tabular import FileRejected
 from . import bp
@@ -80,6 +80,11 @@ FILE_MESSAGES = {
         "The spreadsheet could not be opened; it may be damaged or password-protected."
     ),
     "too_many_rows": _l("The file has more than %(max_rows)s rows; split it into smaller files."),
+}
+
+# jobs.JobFailure.key -> the message shown when an import job failed that way.
+JOB_MESSAGES = {
+    "upload_gone": _l("The uploaded file is no longer available; upload it again."),
 }
 
 
@@ -163,12 +168,26 @@ def _dispatch(job: Job, rows: int) -> None:
 
 
 def _file_message(exc: FileRejected) -> str:
-    message = FILE_MESSAGES.get(exc.key)
+    return _known_message(exc.key, exc.params) or str(exc)
+
+
+def _known_message(key: str | None, params: dict[str, Any]) -> str | None:
+    """The translated text of a file or job problem, or None for a key without one."""
+    message = FILE_MESSAGES.get(key or "") or JOB_MESSAGES.get(key or "")
     if message is None:
-        return str(exc)
-    if exc.key == "too_many_rows":
-        return str(message) % {"max_rows": f"{exc.params['max_rows']:,}"}
+        return None
+    if key == "too_many_rows":
+        return str(message) % {"max_rows": f"{params.get('max_rows', 0):,}"}
     return str(message)
+
+
+def _failure_message(job: Job) -> str:
+    """Why a job failed, in the reader's language; an unexpected error keeps its own text."""
+    key, params = failure(job)
+    known = _known_message(key, params)
+    if known is not None:
+        return known
+    return _("an unexpected error occurred (%(detail)s)", detail=job.error or "")
 
 
 def _school_choices(form: RosterImportForm) -> School | None:
@@ -307,7 +326,7 @@ def show_import(job_id: int):
                 "roster/import_result.html",
                 job=job,
                 school=school,
-                failed=preview.error,
+                failed=_failure_message(preview),
                 summary=None,
                 report={},
                 counts={},
@@ -334,7 +353,7 @@ def show_import(job_id: int):
         "roster/import_result.html",
         job=job,
         school=school,
-        failed=job.error if job.status == "failed" else None,
+        failed=_failure_message(job) if job.status == "failed" else None,
         summary=result.get("summary"),
         report=report,
         counts=report.get("counts", {}),

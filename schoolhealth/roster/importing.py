@@ -50,7 +50,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ..access import school_ids_for
 from ..audit import record_event
 from ..extensions import db
-from ..jobs import job_handler
+from ..jobs import JobFailure, job_handler
+from ..labels import sex_label
 from ..models import AuditEvent, Enrolment, Job, School, SchoolClass, Student, User, utcnow
 from ..models import mask_id_number as _mask
 from ..rules import InvalidMeasurement, parse_date, parse_sex
@@ -173,6 +174,9 @@ MESSAGES: dict[str, Any] = {
     ),
 }
 
+# Parameters stored as codes ("M"/"F") and shown in the reader's words (男/女, male/female).
+SHOWN_AS: dict[str, Callable[[Any], str]] = {"sex": sex_label, "id_sex": sex_label}
+
 
 @dataclass(frozen=True, slots=True)
 class Issue:
@@ -199,7 +203,13 @@ class Issue:
 
     def _render(self) -> str:
         text = str(MESSAGES[self.key])
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        params = {
+            name: SHOWN_AS[name](value) if name in SHOWN_AS else value
+            for name, value in self.params.items()
+        }
+        return text % params
 
     @property
     def is_error(self) -> bool:
@@ -1350,7 +1360,7 @@ def run_roster_preview(job: Job) -> dict[str, Any]:
     """Phase 1 of an uploaded file (the dry run) for the import job named in the params."""
     source = db.session.get(Job, job.params["import_job_id"])
     if source is None or source.payload is None:
-        raise LookupError("the uploaded file is no longer available; upload it again")
+        raise JobFailure("upload_gone", "the uploaded file is no longer available; upload it again")
     school, school_year, _skip = import_job_params(source)
     table = read_roster(source.payload, source.payload_name)
     parse = parse_roster(
@@ -1368,7 +1378,7 @@ def run_roster_preview(job: Job) -> dict[str, Any]:
 def run_roster_import(job: Job) -> dict[str, Any]:
     """Both phases on the kept file; idempotent, so a re-queued job is harmless."""
     if job.payload is None:
-        raise LookupError("the uploaded file is no longer available; upload it again")
+        raise JobFailure("upload_gone", "the uploaded file is no longer available; upload it again")
     school, school_year, skip = import_job_params(job)
     user = _job_user(job)
     table = read_roster(job.payload, job.payload_name)

@@ -33,6 +33,7 @@ from sqlalchemy import Select, and_, case, func, insert, select
 from .. import rules
 from ..audit import record_event
 from ..extensions import db
+from ..labels import class_label as grade_class_label
 from ..models import (
     SCREENING_TYPES,
     AuditEvent,
@@ -314,7 +315,8 @@ class FlagRow:
 
     @property
     def class_label(self) -> str:
-        return f"{self.grade}-{self.class_name}" if self.grade is not None else ""
+        """The pupil's class as people say it, in the reader's language ("—" for none)."""
+        return grade_class_label(self.grade, self.class_name)
 
 
 @dataclass

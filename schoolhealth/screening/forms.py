@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -45,7 +46,7 @@ class SessionForm(FlaskForm):
 
     school_id = SelectField(_l("School"), coerce=int)
     name = StringField(
-        _l("Name"),
+        lazy_pgettext("not a person", "Name"),
         validators=[DataRequired(), Length(max=100)],
         description=_l("For example “2026 秋季 视力筛查”."),
     )

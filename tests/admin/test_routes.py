@@ -233,8 +233,51 @@ def test_delete_district_in_use_explains_why(client, admin, factories):
     response = client.post(f"/admin/districts/{school.district_id}/delete", follow_redirects=True)
     assert response.status_code == 200
     assert "cannot be deleted" in response.get_data(as_text=True)
-    assert "1 schools" in response.get_data(as_text=True)
+    assert "It is still used by: 1 school." in response.get_data(as_text=True)
     assert count(District) == 1
+
+
+def test_in_use_counts_read_in_chinese(client, admin, factories):
+    admin.locale = "zh_Hans_CN"
+    db.session.commit()
+    school = factories.SchoolFactory()
+    factories.NurseFactory(school=school)
+    factories.NurseFactory(school=school)
+    html = client.post(f"/admin/schools/{school.id}/delete", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "2 个用户账号" in html
+    assert "user account" not in html
+
+
+def test_organisation_names_are_not_called_a_persons_name_in_chinese(client, admin, factories):
+    """English says "Name" for both; Chinese says 名称 for a school and 姓名 for a person."""
+    admin.locale = "zh_Hans_CN"
+    db.session.commit()
+    factories.SchoolFactory()
+    for path in ("/admin/districts", "/admin/schools", "/admin/institutions/new"):
+        html = client.get(path).get_data(as_text=True)
+        assert "名称" in html, path
+        assert "姓名" not in html, path
+
+
+def test_the_audit_log_names_actions_records_and_fields_in_chinese(client, admin, factories):
+    admin.locale = "zh_Hans_CN"
+    db.session.commit()
+    client.post("/admin/districts/new", data={"name": "东城区", "code": "110101"})
+    event = events("district")[0]
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert '<span class="chip" data-action="create">新建</span>' in html
+    assert "区县 #" in html
+    assert "生长参考标准" in html  # the growth_reference key, labelled
+    assert '<option value="district">' in html
+    shown = client.get(f"/admin/audit/{event.id}").get_data(as_text=True)
+    assert "新建" in shown
+    assert ">名称</td>" in shown
+    assert "东城区" in shown
+    # The stored event stays language-neutral.
+    assert (event.action, event.entity) == ("create", "district")
+    assert set(event.after) == {"name", "code", "growth_reference"}
 
 
 def test_delete_unused_district(client, admin, factories):
@@ -304,7 +347,8 @@ def test_delete_school_in_use_is_refused(client, admin, factories):
     response = client.post(f"/admin/schools/{pupil.school_id}/delete", follow_redirects=True)
     html = response.get_data(as_text=True)
     assert "cannot be deleted" in html
-    assert "1 pupils" in html
+    assert "1 pupil" in html
+    assert "1 pupils" not in html
     assert count(School) == 1
 
 
@@ -338,7 +382,7 @@ def test_institution_pages(client, admin, factories):
     html = client.post(
         f"/admin/institutions/{institution.id}/delete", follow_redirects=True
     ).get_data(as_text=True)
-    assert "1 screening sessions" in html
+    assert "used by: 1 screening session." in html
     assert count(Institution) == 1
 
 
@@ -524,7 +568,7 @@ def test_audit_log_lists_newest_first_with_the_diff(client, admin, factories):
     client.post("/admin/institutions/new", data={"name": "Eye Clinic"})
     html = client.get("/admin/audit").get_data(as_text=True)
     assert html.index("institution Eye Clinic created") < html.index("district Haidian West")
-    assert "<code>name</code>" in html
+    assert '<td title="name">Name</td>' in html
     assert "Haidian</td>" in html
     assert "Haidian West</td>" in html
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from flask_babel import force_locale
 
 from schoolhealth.roster.importing import (
     INVALID,
@@ -329,7 +330,7 @@ def test_invalid_id_numbers_are_errors_saying_why(school, text, key, message):
     assert (issue.column, issue.key, issue.message) == ("身份证号", key, message)
 
 
-def test_id_number_must_agree_with_birth_date_and_sex(school):
+def test_id_number_must_agree_with_birth_date_and_sex(app, school):
     row_birth = pupil(1)
     row_birth[6] = id_number(date(2016, 5, 14), "M", sequence=1)
     row_sex = pupil(2)
@@ -342,6 +343,11 @@ def test_id_number_must_agree_with_birth_date_and_sex(school):
     assert result.issues[0].message == (
         "the ID number gives the birth date 2016-05-14, but the birth date is 2017-05-14"
     )
+    # The sexes are stored as codes and named in the reader's language.
+    assert result.issues[1].params == {"id_sex": "F", "sex": "M"}
+    assert result.issues[1].message == "the ID number gives the sex female, but the sex is male"
+    with app.test_request_context(), force_locale("zh_Hans_CN"):
+        assert result.issues[1].message == "身份证号显示性别为女，但性别一栏为男"
 
 
 @pytest.mark.parametrize(

@@ -390,3 +390,25 @@ def test_confirming_audits_one_import_event(client, login_as, nurse, school):
         "一班.csv",
     )
     assert event.ip_address is None or event.ip_address == "127.0.0.1"
+
+
+def test_a_failed_job_says_why_in_the_readers_language(client, login_as, nurse):
+    """The job stores a message key, not a sentence: each reader gets their own language."""
+    login_as(nurse)
+    job_id = job_id_of(upload(client, csv_bytes(HEADER_ZH, [pupil(1)])))
+    job = db.session.get(Job, job_id)
+    job.payload = None  # the kept file is gone (e.g. cleaned up) before the confirm
+    db.session.commit()
+    client.post(f"/roster/import/{job_id}/confirm")
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.status == "failed"
+    assert job.result == {"error": {"key": "upload_gone", "params": {}}}
+    english = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert "The uploaded file is no longer available; upload it again." in english
+    nurse.locale = "zh_Hans_CN"
+    db.session.commit()
+    chinese = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert "上传的文件已不存在，请重新上传。" in chinese
+    assert "no longer available" not in chinese
+    assert student_count() == 0

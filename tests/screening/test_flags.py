@@ -247,7 +247,7 @@ def test_rows_carry_chips_values_and_masked_ids(flagged):
     assert row.refer is True
     assert row.severity == 2
     assert str(row.age.years) == "9.41"
-    assert row.class_label == "3-2"
+    assert row.class_label == "Grade 3, class 2"
     ada = next(r for r in page.items if r.name == "Ada")
     assert ada.masked_id == "1101**********0028"
 

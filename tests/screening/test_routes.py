@@ -297,6 +297,14 @@ def test_session_page_shows_progress_per_class(client, sign_in, world, factories
     assert "2 / 3" in page
     assert f'/screening/sessions/{world.session.id}/classes/{world.school_class.id}"' in page
     assert "1 active pupil has no class" in page
+    assert "<td>Grade 3, class 2</td>" in page
+    assert "Growth (height, weight), Vision" in page
+    world.nurse.locale = "zh_Hans_CN"
+    db.session.commit()
+    sign_in(world.nurse)
+    chinese = client.get(f"/screening/sessions/{world.session.id}").get_data(as_text=True)
+    assert "<td>3年级2班</td>" in chinese
+    assert "生长发育（身高、体重）、视力" in chinese  # a Chinese list separator
     flags_link = f"/screening/sessions/{world.session.id}/flags"
     from flask import current_app
 
@@ -361,6 +369,11 @@ def test_grid_labels_follow_the_users_language(client, sign_in, world):
         assert text not in chinese
     for text in ("超重", ">身高<", "框架眼镜", "缺检 · Pupil 1", "保存本行"):
         assert text in chinese
+    # The class as people say it, and the count with the colon inside the translation.
+    assert "<h1>Grade 3, class 2 <small" in english
+    assert "<h1>3年级2班 <small" in chinese
+    assert 'Screened: <strong id="grid-done">0</strong> / <span id="grid-total">3</span>' in english
+    assert '已筛查：<strong id="grid-done">0</strong> / <span id="grid-total">3</span>' in chinese
     assert '<option value="frame" selected>框架眼镜</option>' in chinese
 
 

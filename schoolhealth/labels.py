@@ -1,0 +1,157 @@
+"""What stored codes read as on a page: classes, sexes, lists, audit actions and fields.
+
+The database keeps language-neutral values ("3"/"2" for a class, "M"/"F", "update",
+"school_id"): a record is the same whoever wrote it, and the audit trail is a legal record
+that must not depend on the writer's language. These helpers translate them when shown,
+in the reader's language. Templates reach them as filters and globals (app.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask_babel import gettext, lazy_pgettext, pgettext
+from flask_babel import lazy_gettext as _l
+
+SEX_LABELS: dict[str, Any] = {"M": _l("male"), "F": _l("female")}
+
+
+def sex_label(code: str | None) -> str:
+    """ "M" -> "male" / 男; an unknown code is shown as it is."""
+    label = SEX_LABELS.get(code or "")
+    return str(label) if label is not None else (code or "")
+
+
+def class_label(grade: int | None, name: str | None) -> str:
+    """A class as people say it: "Grade 3, class 2" (3年级2班); "—" for no class.
+
+    ``SchoolClass.label`` ("3-2") stays for compact technical uses (logs, audit summaries).
+    """
+    if grade is None or name is None:
+        return "—"
+    return gettext("Grade %(grade)s, class %(name)s", grade=grade, name=name)
+
+
+def school_class_label(school_class: Any) -> str:
+    """The ``|class_name`` filter: :func:`class_label` of a SchoolClass (or None)."""
+    if school_class is None:
+        return "—"
+    return class_label(school_class.grade, school_class.name)
+
+
+def join_list(items: Iterable[Any], labels: Mapping[Any, Any] | None = None) -> str:
+    """Items joined as the language lists them: "a, b" in English, "a、b" in Chinese.
+
+    With ``labels``, each item is shown as its label (an item without one as it is).
+    """
+    if labels is not None:
+        items = (labels.get(item, item) for item in items)
+    return pgettext("list separator", ", ").join(str(item) for item in items)
+
+
+# --- the audit trail -------------------------------------------------------------------
+
+AUDIT_ACTIONS: dict[str, Any] = {
+    "create": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "activate": _l("Activated"),
+    "deactivate": _l("Deactivated"),
+    "reactivate": _l("Reactivated"),
+    "reopen": _l("Reopened"),
+    "set_password": _l("Password set"),
+    "unlock": _l("Unlocked"),
+    "lockout": _l("Locked after failed sign-ins"),
+    "login": _l("Signed in"),
+    "logout": _l("Signed out"),
+    "view": _l("Viewed"),
+    "export": _l("Exported"),
+    "import": _l("Imported"),
+    "promote": _l("Promoted to the next school year"),
+}
+
+AUDIT_ENTITIES: dict[str, Any] = {
+    "district": _l("District"),
+    "school": _l("School"),
+    "institution": _l("Screening institution"),
+    "user": _l("User account"),
+    "student": _l("Pupil"),
+    "class": _l("Class"),
+    "roster": _l("Roster"),
+    "screening_session": _l("Screening session"),
+    "screening_result": _l("Screening result"),
+    "screening_results": _l("Screening results"),
+    "screening_flags": _l("Flagged pupils"),
+}
+
+# Keys of an event's before/after; a key without a label is shown as it is.
+AUDIT_FIELDS: dict[str, Any] = {
+    "name": lazy_pgettext("not a person", "Name"),
+    "code": _l("Code"),
+    "growth_reference": _l("Growth reference"),
+    "district_id": _l("District"),
+    "school_id": _l("School"),
+    "institution_id": _l("Screening institution"),
+    "username": _l("Username"),
+    "display_name": _l("Display name"),
+    "role": _l("Role"),
+    "active": _l("Active"),
+    "locale": _l("Language"),
+    "password_changed": _l("Password changed"),
+    "locked_until": _l("Locked until"),
+    "failed_logins": _l("Failed sign-ins"),
+    "student_number": _l("Student number"),
+    "sex": _l("Sex"),
+    "birth_date": _l("Birth date"),
+    "class_id": _l("Class"),
+    "class": _l("Class"),
+    "id_number": _l("Resident ID number"),
+    "guardian_phone": _l("Guardian phone"),
+    "guardian_language": _l("Letter language"),
+    "school_year": _l("School year"),
+    "grade": _l("Grade"),
+    "start_date": _l("Start date"),
+    "end_date": _l("End date"),
+    "types": _l("Screenings"),
+    "status": _l("Status"),
+    "ruleset_version": _l("Rule set"),
+    "rule_options": _l("Rule options"),
+    "screening_date": _l("Screening date"),
+    "absent": _l("Absent"),
+    "file": _l("File"),
+    "format": _l("Format"),
+    "filters": _l("Filters"),
+    "rows": _l("Rows"),
+    "pupils": _l("Pupils"),
+    "include_inactive": _l("Including pupils who left"),
+    "schools": _l("Schools"),
+    "created": _l("new pupils"),
+    "updated": _l("updated"),
+    "unchanged": _l("unchanged"),
+    "classes_created": _l("new classes"),
+    "skipped": _l("rows skipped"),
+    "promoted": _l("Pupils promoted"),
+    "graduated": _l("Pupils graduated"),
+    "graduating_grades": _l("Graduating grades"),
+}
+
+# Where a key means something else for one kind of record: a pupil's name is 姓名.
+AUDIT_ENTITY_FIELDS: dict[tuple[str, str], Any] = {
+    ("student", "name"): _l("Name"),
+}
+
+
+def audit_action_label(code: str) -> str:
+    label = AUDIT_ACTIONS.get(code)
+    return str(label) if label is not None else code
+
+
+def audit_entity_label(code: str) -> str:
+    label = AUDIT_ENTITIES.get(code)
+    return str(label) if label is not None else code
+
+
+def audit_field_label(key: str, entity: str | None = None) -> str:
+    label = AUDIT_ENTITY_FIELDS.get((entity or "", key)) or AUDIT_FIELDS.get(key)
+    return str(label) if label is not None else key
