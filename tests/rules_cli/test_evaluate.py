@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 
 from schoolhealth import create_app
 from schoolhealth.results_file import evaluate_file
@@ -328,7 +329,6 @@ def test_chinese_headers_and_sex_birth_from_id_number(cli_app, tmp_path):
 
 
 def test_spreadsheet_input_and_default_screening_date(cli_app, tmp_path):
-    xlsxwriter = pytest.importorskip("xlsxwriter")
     src = tmp_path / "results.xlsx"
     workbook = xlsxwriter.Workbook(str(src))
     sheet = workbook.add_worksheet("Results")
