@@ -157,6 +157,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from .admin.cli import create_school_command, create_user_command
+    from .backup_cli import backup_command, restore_command
     from .demo import seed_demo_command
     from .roster.cli import export_roster_command, import_roster_command
     from .rules_cli import rules_cli
@@ -170,6 +171,8 @@ def register_commands(app: Flask) -> None:
         export_roster_command,
         rules_cli,
         worker_command,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
 

@@ -69,6 +69,8 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "export": _l("Exported"),
     "import": _l("Imported"),
     "promote": _l("Promoted to the next school year"),
+    "backup": _l("Backed up"),
+    "restore": _l("Restored"),
 }
 
 AUDIT_ENTITIES: dict[str, Any] = {
@@ -83,6 +85,7 @@ AUDIT_ENTITIES: dict[str, Any] = {
     "screening_result": _l("Screening result"),
     "screening_results": _l("Screening results"),
     "screening_flags": _l("Flagged pupils"),
+    "database": _l("Database"),
 }
 
 # Keys of an event's before/after; a key without a label is shown as it is.
