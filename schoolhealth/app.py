@@ -28,6 +28,7 @@ ROUTE_MODULES = (
     "roster.import_routes",
     "screening.routes",
     "screening.record_routes",
+    "reports.routes",
 )
 
 
@@ -159,6 +160,7 @@ def register_commands(app: Flask) -> None:
     from .admin.cli import create_school_command, create_user_command
     from .backup_cli import backup_command, restore_command
     from .demo import seed_demo_command
+    from .reports.cli import report_command
     from .roster.cli import export_roster_command, import_roster_command
     from .rules_cli import rules_cli
     from .worker import worker_command
@@ -171,6 +173,7 @@ def register_commands(app: Flask) -> None:
         export_roster_command,
         rules_cli,
         worker_command,
+        report_command,
         backup_command,
         restore_command,
     ):

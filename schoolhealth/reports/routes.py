@@ -1,0 +1,211 @@
+"""The report page and its exports: thin views over reports/services.py.
+
+Who sees what (through schoolhealth/access.py): an official their district's schools,
+with small cells suppressed, never a pupil; a nurse her school; an administrator every
+school. A school, district or session outside that scope is 404.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, render_template, request, send_file
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import distinct, select
+
+from ..access import district_school_ids, roles_required
+from ..audit import record_event
+from ..extensions import db
+from ..models import District, Role, School, ScreeningSession
+from . import bp, charts, exporting, services
+from .forms import ReportFilterForm
+from .services import HEADLINE, INDICATORS, ReportScope
+
+REPORT_ROLES = (Role.ADMIN, Role.OFFICIAL, Role.NURSE)
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TREND_YEARS = 5
+
+
+def _local_today() -> date:
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def _allowed_school_ids() -> tuple[int, ...] | None:
+    ids = district_school_ids(current_user)
+    return None if ids is None else tuple(db.session.scalars(ids))
+
+
+def _years_with_sessions(allowed: tuple[int, ...] | None) -> list[int]:
+    query = select(distinct(ScreeningSession.start_date))
+    if allowed is not None:
+        query = query.where(ScreeningSession.school_id.in_(allowed))
+    return sorted({services.school_year_of(d) for d in db.session.scalars(query)}, reverse=True)
+
+
+def _prepare(form: ReportFilterForm) -> tuple[ReportScope, ReportScope, tuple[int, ...] | None]:
+    """The report's scope and the wider scope of its trend lines; 404 outside the user's."""
+    allowed = _allowed_school_ids()
+    years = _years_with_sessions(allowed)
+    this_year = services.school_year_of(_local_today())
+    form.school_year.choices = [("", _("Any school year"))] + [
+        (str(y), f"{y}–{y + 1}") for y in sorted(set(years) | {this_year}, reverse=True)
+    ]
+    if "school_year" not in request.args:
+        form.school_year.data = str(years[0] if years and this_year not in years else this_year)
+
+    districts = services.district_choices(allowed)
+    form.district.choices = [("", _("All districts"))] + [(str(d.id), d.name) for d in districts]
+    district_id = form.district_id
+    if district_id is not None and district_id not in {d.id for d in districts}:
+        abort(404)
+    schools_query = select(School).order_by(School.code)
+    if allowed is not None:
+        schools_query = schools_query.where(School.id.in_(allowed))
+    if district_id is not None:
+        schools_query = schools_query.where(School.district_id == district_id)
+    schools = list(db.session.scalars(schools_query))
+    form.school.choices = [("", _("All schools"))] + [(str(s.id), s.name) for s in schools]
+    school_id = form.school_id
+    if school_id is not None and school_id not in {s.id for s in schools}:
+        abort(404)
+
+    school_ids = (school_id,) if school_id is not None else allowed
+    wide = ReportScope(school_ids=school_ids, district_id=district_id)
+    scope = ReportScope(
+        school_ids=school_ids,
+        district_id=district_id,
+        session_id=form.session.data if form.session.data and not form.session.errors else None,
+        school_year=form.year,
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+    )
+    if (
+        scope.session_id is not None
+        and services.count_sessions(ReportScope(school_ids=school_ids, session_id=scope.session_id))
+        == 0
+    ):
+        abort(404)
+    return scope, wide, allowed
+
+
+def _title(scope: ReportScope) -> str:
+    parts = [_("Screening report")]
+    if scope.school_year is not None:
+        parts.append(f"{scope.school_year}–{scope.school_year + 1}")
+    if scope.session_id is not None:
+        session = db.session.get(ScreeningSession, scope.session_id)
+        if session is not None:
+            parts.append(session.name)
+    if scope.district_id is not None:
+        district = db.session.get(District, scope.district_id)
+        if district is not None:
+            parts.append(district.name)
+    if scope.school_ids is not None and len(scope.school_ids) == 1:
+        school = db.session.get(School, scope.school_ids[0])
+        if school is not None:
+            parts.append(school.name)
+    return " · ".join(parts)
+
+
+def _glance(wide: ReportScope, year: int | None) -> list[dict[str, Any]]:
+    """The headline figures of ``year`` against the year before (officials' dashboard)."""
+    if year is None:
+        return []
+    now = services.build_report(ReportScope(**{**wide.__dict__, "school_year": year})).total
+    before = services.build_report(ReportScope(**{**wide.__dict__, "school_year": year - 1})).total
+    labels = {i.key: i.label for i in INDICATORS}
+    cards = [
+        {
+            "label": _("Coverage"),
+            "now": now.coverage,
+            "before": before.coverage,
+            "higher_is_better": True,
+        }
+    ]
+    for key in HEADLINE:
+        cards.append(
+            {
+                "label": str(labels[key]),
+                "now": now.cells[key].proportion,
+                "before": before.cells[key].proportion,
+                "higher_is_better": False,
+            }
+        )
+    return cards
+
+
+@bp.route("/")
+@roles_required(*REPORT_ROLES)
+def show_report():
+    """Prevalence by school, grade, sex or age, with coverage, intervals and charts."""
+    form = ReportFilterForm(request.args)
+    form.validate()
+    scope, wide, _allowed = _prepare(form)
+    by = form.by.data if form.by.data in services.GROUPINGS else "school"
+    suppress = current_user.role == Role.OFFICIAL
+    report = services.build_report(scope, by, suppress=suppress)
+    indicator = form.indicator.data if form.indicator.data in services.INDICATOR_KEYS else "myopia"
+    labels = {i.key: str(i.label) for i in INDICATORS}
+    chart = charts.bar_chart(report, indicator, labels[indicator])
+    years = [y for y, _label in form.school_year.choices if y][:TREND_YEARS]
+    series = services.trend(wide, [int(y) for y in years])
+    trend = charts.trend_chart(series, [(k, labels[k]) for k in HEADLINE])
+    return render_template(
+        "reports/report.html",
+        form=form,
+        report=report,
+        title=_title(scope),
+        chart=chart,
+        trend=trend,
+        glance=_glance(wide, scope.school_year) if scope.session_id is None else [],
+        indicators=INDICATORS,
+        hidden_text=exporting.HIDDEN,
+        query=request.args.to_dict(),
+    )
+
+
+@bp.route("/export.<any(xlsx, csv):fmt>")
+@roles_required(*REPORT_ROLES)
+def export_report(fmt: str):
+    """The page's table as Excel or CSV: the same figures, the same suppression (audited)."""
+    form = ReportFilterForm(request.args)
+    form.validate()
+    scope, _wide, _allowed = _prepare(form)
+    by = form.by.data if form.by.data in services.GROUPINGS else "school"
+    suppress = current_user.role == Role.OFFICIAL
+    report = services.build_report(scope, by, suppress=suppress)
+    title = _title(scope)
+    record_event(
+        "export",
+        "report",
+        summary=f"Report exported ({fmt}, by {by}): {title}"[:500],
+        after={
+            "by": by,
+            "school_year": scope.school_year,
+            "session_id": scope.session_id,
+            "district_id": scope.district_id,
+            "schools": None if scope.school_ids is None else len(scope.school_ids),
+            "suppressed": report.suppressed,
+        },
+    )
+    db.session.commit()
+    stamp = _local_today().isoformat()
+    if fmt == "csv":
+        content, mimetype = exporting.to_csv(report), "text/csv"
+    else:
+        notes = [_("Definitions: see the report page."), _("Made %(date)s.", date=stamp)]
+        if report.suppressed:
+            notes.append(_("Counts of 1–4 pupils and groups under 5 pupils are shown as <5."))
+        content, mimetype = exporting.to_xlsx(report, title, notes), XLSX_MIMETYPE
+    response = send_file(
+        io.BytesIO(content),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=f"screening-report-{by}-{stamp}.{fmt}",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
