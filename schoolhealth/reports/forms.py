@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, Form, IntegerField, SelectField
+from wtforms import DateField, Form, IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from .services import GROUPINGS, INDICATORS
@@ -21,7 +21,7 @@ class ReportFilterForm(Form):
 
     by = SelectField(
         _l("Group by"),
-        choices=[(g, BY_LABELS[g]) for g in GROUPINGS],
+        choices=[SelectChoice(g, BY_LABELS[g]) for g in GROUPINGS],
         default="school",
         validate_choice=True,
     )
@@ -35,7 +35,7 @@ class ReportFilterForm(Form):
     date_to = DateField(_l("Sessions until"), validators=[Optional()])
     indicator = SelectField(
         _l("Chart"),
-        choices=[(i.key, i.label) for i in INDICATORS],
+        choices=[SelectChoice(i.key, i.label) for i in INDICATORS],
         default="myopia",
         validate_choice=True,
     )

@@ -16,13 +16,14 @@ from flask import abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import distinct, select
+from wtforms import SelectChoice
 
 from ..access import district_school_ids, roles_required
 from ..audit import record_event
 from ..extensions import db
 from ..models import District, Role, School, ScreeningSession
 from . import bp, charts, exporting, services
-from .forms import ReportFilterForm
+from .forms import BY_LABELS, ReportFilterForm
 from .services import HEADLINE, INDICATORS, ReportScope
 
 REPORT_ROLES = (Role.ADMIN, Role.OFFICIAL, Role.NURSE)
@@ -51,14 +52,16 @@ def _prepare(form: ReportFilterForm) -> tuple[ReportScope, ReportScope, tuple[in
     allowed = _allowed_school_ids()
     years = _years_with_sessions(allowed)
     this_year = services.school_year_of(_local_today())
-    form.school_year.choices = [("", _("Any school year"))] + [
-        (str(y), f"{y}–{y + 1}") for y in sorted(set(years) | {this_year}, reverse=True)
+    form.school_year.choices = [SelectChoice("", _("Any school year"))] + [
+        SelectChoice(str(y), f"{y}–{y + 1}") for y in sorted(set(years) | {this_year}, reverse=True)
     ]
     if "school_year" not in request.args:
         form.school_year.data = str(years[0] if years and this_year not in years else this_year)
 
     districts = services.district_choices(allowed)
-    form.district.choices = [("", _("All districts"))] + [(str(d.id), d.name) for d in districts]
+    form.district.choices = [SelectChoice("", _("All districts"))] + [
+        SelectChoice(str(d.id), d.name) for d in districts
+    ]
     district_id = form.district_id
     if district_id is not None and district_id not in {d.id for d in districts}:
         abort(404)
@@ -68,7 +71,9 @@ def _prepare(form: ReportFilterForm) -> tuple[ReportScope, ReportScope, tuple[in
     if district_id is not None:
         schools_query = schools_query.where(School.district_id == district_id)
     schools = list(db.session.scalars(schools_query))
-    form.school.choices = [("", _("All schools"))] + [(str(s.id), s.name) for s in schools]
+    form.school.choices = [SelectChoice("", _("All schools"))] + [
+        SelectChoice(str(s.id), s.name) for s in schools
+    ]
     school_id = form.school_id
     if school_id is not None and school_id not in {s.id for s in schools}:
         abort(404)
@@ -151,7 +156,7 @@ def show_report():
     indicator = form.indicator.data if form.indicator.data in services.INDICATOR_KEYS else "myopia"
     labels = {i.key: str(i.label) for i in INDICATORS}
     chart = charts.bar_chart(report, indicator, labels[indicator])
-    years = [y for y, _label in form.school_year.choices if y][:TREND_YEARS]
+    years = [c.value for c in form.school_year.choices if c.value][:TREND_YEARS]
     series = services.trend(wide, [int(y) for y in years])
     trend = charts.trend_chart(series, [(k, labels[k]) for k in HEADLINE])
     return render_template(
@@ -164,6 +169,7 @@ def show_report():
         glance=_glance(wide, scope.school_year) if scope.session_id is None else [],
         indicators=INDICATORS,
         hidden_text=exporting.HIDDEN,
+        by_label=BY_LABELS[by],
         query=request.args.to_dict(),
     )
 

@@ -322,7 +322,8 @@ def build_report(scope: ReportScope, by: str | None = None, *, suppress: bool = 
         for name, value in data.items():
             if name != "key":
                 grand[name] = grand.get(name, 0) + int(value or 0)
-    total = row_for(None, gettext("All"), grand, sum(enrolled.values()))
+    on_roll = sum((enrolled if by != "age" else _enrolled_counts(scope, None)).values())
+    total = row_for(None, gettext("All"), grand, on_roll)
     if suppress and by is not None:
         _suppress(rows)
     return Report(scope, by, rows, total, count_sessions(scope), suppress and by is not None)

@@ -47,7 +47,10 @@ def wilson_interval(count: int, total: int, z: float = Z_95) -> tuple[float, flo
     z2 = z * z
     centre = (p + z2 / (2 * total)) / (1 + z2 / total)
     half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 and at 1 the bound is exactly the rate; say so rather than leave rounding error.
+    low = 0.0 if count == 0 else max(0.0, centre - half)
+    high = 1.0 if count == total else min(1.0, centre + half)
+    return low, high
 
 
 def is_small(count: int) -> bool:
