@@ -116,7 +116,7 @@ def trend_chart(
         dots = []
         for index, (_year, row) in enumerate(series):
             rate = row.cells[key].proportion.rate
-            if rate is not None:
+            if rate is not None and not row.cells[key].hidden:
                 dots.append((x(index), y(rate), f"{rate * 100:.1f}%"))
         points = " ".join(f"{px:.1f},{py:.1f}" for px, py, _t in dots)
         lines.append(Line(key, label, points, dots))

@@ -116,18 +116,20 @@ def _title(scope: ReportScope) -> str:
     return " · ".join(parts)
 
 
-def _glance(wide: ReportScope, year: int | None) -> list[dict[str, Any]]:
+def _glance(wide: ReportScope, year: int | None, suppress: bool) -> list[dict[str, Any]]:
     """The headline figures of ``year`` against the year before (officials' dashboard)."""
     if year is None:
         return []
-    now = services.build_report(ReportScope(**{**wide.__dict__, "school_year": year})).total
-    before = services.build_report(ReportScope(**{**wide.__dict__, "school_year": year - 1})).total
+    series = dict(services.trend(wide, [year - 1, year], suppress=suppress))
+    now, before = series[year], series[year - 1]
     labels = {i.key: i.label for i in INDICATORS}
     cards = [
         {
             "label": _("Coverage"),
             "now": now.coverage,
             "before": before.coverage,
+            "hidden": now.hidden,
+            "before_hidden": before.hidden,
             "higher_is_better": True,
         }
     ]
@@ -137,6 +139,8 @@ def _glance(wide: ReportScope, year: int | None) -> list[dict[str, Any]]:
                 "label": str(labels[key]),
                 "now": now.cells[key].proportion,
                 "before": before.cells[key].proportion,
+                "hidden": now.cells[key].hidden or now.hidden,
+                "before_hidden": before.cells[key].hidden or before.hidden,
                 "higher_is_better": False,
             }
         )
@@ -157,7 +161,7 @@ def show_report():
     labels = {i.key: str(i.label) for i in INDICATORS}
     chart = charts.bar_chart(report, indicator, labels[indicator])
     years = [c.value for c in form.school_year.choices if c.value][:TREND_YEARS]
-    series = services.trend(wide, [int(y) for y in years])
+    series = services.trend(wide, [int(y) for y in years], suppress=suppress)
     trend = charts.trend_chart(series, [(k, labels[k]) for k in HEADLINE])
     return render_template(
         "reports/report.html",
@@ -166,7 +170,7 @@ def show_report():
         title=_title(scope),
         chart=chart,
         trend=trend,
-        glance=_glance(wide, scope.school_year) if scope.session_id is None else [],
+        glance=_glance(wide, scope.school_year, suppress) if scope.session_id is None else [],
         indicators=INDICATORS,
         hidden_text=exporting.HIDDEN,
         by_label=BY_LABELS[by],

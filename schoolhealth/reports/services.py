@@ -43,7 +43,7 @@ from ..models import (
     ScreeningSession,
     Student,
 )
-from .statistics import Proportion, suppress_column, suppress_groups
+from .statistics import Proportion, is_small, suppress_column, suppress_groups
 
 SCHOOL_YEAR_START_MONTH = 9
 GROUPINGS = ("school", "grade", "sex", "age")
@@ -324,13 +324,20 @@ def build_report(scope: ReportScope, by: str | None = None, *, suppress: bool = 
                 grand[name] = grand.get(name, 0) + int(value or 0)
     on_roll = sum((enrolled if by != "age" else _enrolled_counts(scope, None)).values())
     total = row_for(None, gettext("All"), grand, on_roll)
-    if suppress and by is not None:
-        _suppress(rows)
-    return Report(scope, by, rows, total, count_sessions(scope), suppress and by is not None)
+    if suppress:
+        _suppress(rows, total)
+    return Report(scope, by, rows, total, count_sessions(scope), suppress)
 
 
-def _suppress(rows: list[ReportRow]) -> None:
-    """Hide small cells in place so officials cannot see or subtract their way to them."""
+def _suppress(rows: list[ReportRow], total: ReportRow) -> None:
+    """Hide small cells in place so officials cannot see or subtract their way to them.
+
+    The total row follows the same small-count rule: "1 pupil in the district" is as
+    identifying as a cell.
+    """
+    total.hidden = is_small(total.screened)
+    for cell in total.cells.values():
+        cell.hidden = is_small(cell.proportion.count) or is_small(cell.proportion.total)
     hidden_groups = suppress_groups([r.screened for r in rows])
     hidden_enrolled = suppress_groups([r.enrolled for r in rows])
     for row, hidden, hidden_roll in zip(rows, hidden_groups, hidden_enrolled, strict=True):
@@ -347,14 +354,16 @@ def _suppress(rows: list[ReportRow]) -> None:
             cell.hidden = h or hd
 
 
-def trend(scope: ReportScope, years: Sequence[int]) -> list[tuple[int, ReportRow]]:
+def trend(
+    scope: ReportScope, years: Sequence[int], *, suppress: bool = False
+) -> list[tuple[int, ReportRow]]:
     """The total row of each school year in ``years`` (oldest first), for year-on-year lines."""
     result = []
     for year in sorted(years):
         yearly = ReportScope(
             school_ids=scope.school_ids, district_id=scope.district_id, school_year=year
         )
-        result.append((year, build_report(yearly).total))
+        result.append((year, build_report(yearly, suppress=suppress).total))
     return result
 
 

@@ -236,6 +236,9 @@ def test_suppressed_cells_cannot_be_recovered_from_the_total(city):
     _schools, _sessions, _pupils, (district_a, _b) = city
     report = services.build_report(ReportScope(district_id=district_a.id), "grade", suppress=True)
     for indicator in services.INDICATOR_KEYS:
+        total = report.total.cells[indicator]
+        if 0 < total.proportion.count < 5:
+            assert total.hidden, indicator
         hidden = [r for r in report.rows if r.cells[indicator].hidden or r.hidden]
         assert len(hidden) != 1, indicator
         for row in report.rows:
