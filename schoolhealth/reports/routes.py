@@ -116,32 +116,32 @@ def _title(scope: ReportScope) -> str:
     return " · ".join(parts)
 
 
-def _glance(wide: ReportScope, year: int | None, suppress: bool) -> list[dict[str, Any]]:
+def _figure(row: Any, key: str) -> tuple[Any, bool]:
+    """A headline figure of a total row and whether it is suppressed."""
+    if key == "coverage":
+        return row.coverage, row.hidden
+    return row.cells[key].proportion, row.cells[key].hidden or row.hidden
+
+
+def _glance(series: dict[int, Any], year: int | None) -> list[dict[str, Any]]:
     """The headline figures of ``year`` against the year before (officials' dashboard)."""
-    if year is None:
+    if year is None or year not in series:
         return []
-    series = dict(services.trend(wide, [year - 1, year], suppress=suppress))
-    now, before = series[year], series[year - 1]
-    labels = {i.key: i.label for i in INDICATORS}
-    cards = [
-        {
-            "label": _("Coverage"),
-            "now": now.coverage,
-            "before": before.coverage,
-            "hidden": now.hidden,
-            "before_hidden": before.hidden,
-            "higher_is_better": True,
-        }
-    ]
-    for key in HEADLINE:
+    now, before = series[year], series.get(year - 1)
+    labels = {i.key: str(i.label) for i in INDICATORS}
+    labels["coverage"] = _("Coverage")
+    cards = []
+    for key in ("coverage", *HEADLINE):
+        now_value, now_hidden = _figure(now, key)
+        before_value, before_hidden = _figure(before, key) if before else (None, True)
         cards.append(
             {
-                "label": str(labels[key]),
-                "now": now.cells[key].proportion,
-                "before": before.cells[key].proportion,
-                "hidden": now.cells[key].hidden or now.hidden,
-                "before_hidden": before.cells[key].hidden or before.hidden,
-                "higher_is_better": False,
+                "label": labels[key],
+                "now": now_value,
+                "before": before_value,
+                "hidden": now_hidden,
+                "before_hidden": before_hidden or not before or not before.screened,
+                "higher_is_better": key == "coverage",
             }
         )
     return cards
@@ -160,9 +160,10 @@ def show_report():
     indicator = form.indicator.data if form.indicator.data in services.INDICATOR_KEYS else "myopia"
     labels = {i.key: str(i.label) for i in INDICATORS}
     chart = charts.bar_chart(report, indicator, labels[indicator])
-    years = [c.value for c in form.school_year.choices if c.value][:TREND_YEARS]
-    series = services.trend(wide, [int(y) for y in years], suppress=suppress)
-    trend = charts.trend_chart(series, [(k, labels[k]) for k in HEADLINE])
+    last = scope.school_year or services.school_year_of(_local_today())
+    series = services.trend(wide, range(last - TREND_YEARS + 1, last + 1), suppress=suppress)
+    shown = [(y, row) for y, row in series if row.screened]
+    trend = charts.trend_chart(shown, [(k, labels[k]) for k in HEADLINE])
     return render_template(
         "reports/report.html",
         form=form,
@@ -170,7 +171,7 @@ def show_report():
         title=_title(scope),
         chart=chart,
         trend=trend,
-        glance=_glance(wide, scope.school_year, suppress) if scope.session_id is None else [],
+        glance=_glance(dict(series), scope.school_year) if scope.session_id is None else [],
         indicators=INDICATORS,
         hidden_text=exporting.HIDDEN,
         by_label=BY_LABELS[by],

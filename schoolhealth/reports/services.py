@@ -208,6 +208,8 @@ def _group_column(by: str | None) -> ColumnElement[Any]:
         return Student.sex
     if by == "age":
         return cast(R.age_band, Integer)
+    if by == "year":  # internal: the year-on-year lines, one query for every year
+        return _session_school_year()
     raise ReportError(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}")
 
 
@@ -298,6 +300,14 @@ def count_sessions(scope: ReportScope) -> int:
     )
 
 
+def _row(key: Any, label: str, data: dict[str, int], pupils: int) -> ReportRow:
+    cells = {
+        i.key: Cell(Proportion(int(data.get(f"n_{i.key}") or 0), int(data.get(f"d_{i.key}") or 0)))
+        for i in INDICATORS
+    }
+    return ReportRow(key, label, pupils, int(data.get("screened") or 0), cells)
+
+
 def build_report(scope: ReportScope, by: str | None = None, *, suppress: bool = False) -> Report:
     """The report of ``scope`` grouped ``by`` school/grade/sex/age (or one total row)."""
     if by is not None and by not in GROUPINGS:
@@ -307,26 +317,23 @@ def build_report(scope: ReportScope, by: str | None = None, *, suppress: bool = 
     keys = sorted(set(counts) | set(enrolled), key=lambda k: (k is None, k))
     labels = _labels(by, keys)
 
-    def row_for(key: Any, label: str, data: dict[str, int], pupils: int) -> ReportRow:
-        cells = {
-            i.key: Cell(
-                Proportion(int(data.get(f"n_{i.key}") or 0), int(data.get(f"d_{i.key}") or 0))
-            )
-            for i in INDICATORS
-        }
-        return ReportRow(key, label, pupils, int(data.get("screened") or 0), cells)
-
-    rows = [row_for(k, labels[k], counts.get(k, {}), enrolled.get(k, 0)) for k in keys]
+    rows = [_row(k, labels[k], counts.get(k, {}), enrolled.get(k, 0)) for k in keys]
     grand: dict[str, int] = {}
     for data in counts.values():
         for name, value in data.items():
             if name != "key":
                 grand[name] = grand.get(name, 0) + int(value or 0)
     on_roll = sum((enrolled if by != "age" else _enrolled_counts(scope, None)).values())
-    total = row_for(None, gettext("All"), grand, on_roll)
+    total = _row(None, gettext("All"), grand, on_roll)
     if suppress:
         _suppress(rows, total)
     return Report(scope, by, rows, total, count_sessions(scope), suppress)
+
+
+def _suppress_total(total: ReportRow) -> None:
+    total.hidden = is_small(total.screened)
+    for cell in total.cells.values():
+        cell.hidden = is_small(cell.proportion.count) or is_small(cell.proportion.total)
 
 
 def _suppress(rows: list[ReportRow], total: ReportRow) -> None:
@@ -335,9 +342,7 @@ def _suppress(rows: list[ReportRow], total: ReportRow) -> None:
     The total row follows the same small-count rule: "1 pupil in the district" is as
     identifying as a cell.
     """
-    total.hidden = is_small(total.screened)
-    for cell in total.cells.values():
-        cell.hidden = is_small(cell.proportion.count) or is_small(cell.proportion.total)
+    _suppress_total(total)
     hidden_groups = suppress_groups([r.screened for r in rows])
     hidden_enrolled = suppress_groups([r.enrolled for r in rows])
     for row, hidden, hidden_roll in zip(rows, hidden_groups, hidden_enrolled, strict=True):
@@ -357,13 +362,28 @@ def _suppress(rows: list[ReportRow], total: ReportRow) -> None:
 def trend(
     scope: ReportScope, years: Sequence[int], *, suppress: bool = False
 ) -> list[tuple[int, ReportRow]]:
-    """The total row of each school year in ``years`` (oldest first), for year-on-year lines."""
+    """The totals of each school year in ``years`` (oldest first), in one query.
+
+    Each year is a total of its own, so under ``suppress`` each follows the total row's
+    small-count rule rather than being paired with another year.
+    """
+    if not years:
+        return []
+    first, last = min(years), max(years)
+    span = ReportScope(
+        school_ids=scope.school_ids,
+        district_id=scope.district_id,
+        date_from=date(first, SCHOOL_YEAR_START_MONTH, 1),
+        date_to=date(last + 1, SCHOOL_YEAR_START_MONTH, 1) - timedelta(days=1),
+    )
+    counts = _result_counts(span, "year")
+    enrolled = _enrolled_counts(span, "year")
     result = []
     for year in sorted(years):
-        yearly = ReportScope(
-            school_ids=scope.school_ids, district_id=scope.district_id, school_year=year
-        )
-        result.append((year, build_report(yearly, suppress=suppress).total))
+        row = _row(year, str(year), counts.get(year, {}), enrolled.get(year, 0))
+        if suppress:
+            _suppress_total(row)
+        result.append((year, row))
     return result
 
 
