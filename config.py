@@ -64,6 +64,22 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None  # a nurse's screening day is long; the token lives with the session
 
+    # Parent letters: the embedded CJK TrueType font (a .ttf, or a .ttc with the face's
+    # index), the address printed under the QR code, and how long a parent's code works.
+    LETTER_FONT_PATH = os.environ.get(
+        "LETTER_FONT_PATH", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+    )
+    LETTER_FONT_INDEX = int(os.environ.get("LETTER_FONT_INDEX", "0"))
+    LETTER_BASE_URL = os.environ.get("LETTER_BASE_URL", "http://127.0.0.1:5000")
+    LETTER_CODE_DAYS = int(os.environ.get("LETTER_CODE_DAYS", "90"))
+    # Parents' look-ups: wrong birth dates lock a code; failures lock a client address.
+    LETTER_CODE_MAX_FAILURES = int(os.environ.get("LETTER_CODE_MAX_FAILURES", "5"))
+    LETTER_CODE_LOCKOUT_MINUTES = int(os.environ.get("LETTER_CODE_LOCKOUT_MINUTES", "60"))
+    LETTER_CLIENT_MAX_FAILURES = int(os.environ.get("LETTER_CLIENT_MAX_FAILURES", "20"))
+    LETTER_CLIENT_LOCKOUT_MINUTES = int(os.environ.get("LETTER_CLIENT_LOCKOUT_MINUTES", "60"))
+    # The PDFs' author metadata.
+    LETTER_AUTHOR = os.environ.get("LETTER_AUTHOR", "SchoolHealth")
+
     PAGE_SIZE = 50
     SQLALCHEMY_RECORD_QUERIES = False
 

@@ -29,6 +29,7 @@ ROUTE_MODULES = (
     "screening.routes",
     "screening.record_routes",
     "reports.routes",
+    "letters.routes",
 )
 
 
@@ -160,6 +161,7 @@ def register_commands(app: Flask) -> None:
     from .admin.cli import create_school_command, create_user_command
     from .backup_cli import backup_command, restore_command
     from .demo import seed_demo_command
+    from .letters.cli import letters_command
     from .reports.cli import report_command
     from .roster.cli import export_roster_command, import_roster_command
     from .rules_cli import rules_cli
@@ -176,6 +178,7 @@ def register_commands(app: Flask) -> None:
         report_command,
         backup_command,
         restore_command,
+        letters_command,
     ):
         app.cli.add_command(command)
 

@@ -71,6 +71,10 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "promote": _l("Promoted to the next school year"),
     "backup": _l("Backed up"),
     "restore": _l("Restored"),
+    "generate": _l("Generated"),
+    "download": _l("Downloaded"),
+    "parent_access": _l("Opened by a parent"),
+    "parent_denied": _l("Refused to a parent"),
 }
 
 AUDIT_ENTITIES: dict[str, Any] = {
@@ -86,6 +90,9 @@ AUDIT_ENTITIES: dict[str, Any] = {
     "screening_results": _l("Screening results"),
     "screening_flags": _l("Flagged pupils"),
     "database": _l("Database"),
+    "letter": _l("Parent letter"),
+    "letter_batch": _l("Parent letters (batch)"),
+    "letter_text": _l("Letter wording"),
 }
 
 # Keys of an event's before/after; a key without a label is shown as it is.

@@ -3,6 +3,14 @@
 from .audit import AuditEvent
 from .base import TimestampMixin, utcnow
 from .jobs import Job
+from .letters import (
+    LETTER_LANGUAGES,
+    LETTER_STATUSES,
+    Letter,
+    LetterBatch,
+    LetterText,
+    LetterThrottle,
+)
 from .org import District, Institution, School, SchoolClass
 from .people import Enrolment, Role, Student, User, mask_id_number
 from .screening import (
@@ -14,6 +22,12 @@ from .screening import (
 )
 
 __all__ = [
+    "LETTER_LANGUAGES",
+    "LETTER_STATUSES",
+    "Letter",
+    "LetterBatch",
+    "LetterText",
+    "LetterThrottle",
     "SCREENING_TYPES",
     "AuditEvent",
     "District",
