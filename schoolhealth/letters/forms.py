@@ -6,38 +6,53 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from . import texts
 
-LANGUAGE_CHOICES = [
-    ("guardian", _l("Each guardian's language")),
-    ("zh", _l("Chinese")),
-    ("en", _l("English")),
-]
-STATUS_CHOICES = [
-    ("printed", _l("Printed")),
-    ("handed_out", _l("Handed out")),
-    ("slip_returned", _l("Slip returned")),
-    ("generated", _l("Generated")),
-]
+LANGUAGE_LABELS = {
+    "guardian": _l("Each guardian's language"),
+    "zh": _l("Chinese"),
+    "en": _l("English"),
+}
+STATUS_LABELS = {
+    "printed": _l("Printed"),
+    "handed_out": _l("Handed out"),
+    "slip_returned": _l("Slip returned"),
+    "generated": _l("Generated"),
+}
+
+
+def _choices(labels: dict[str, Any], keys: Any = None) -> list[SelectChoice]:
+    return [SelectChoice(k, labels[k]) for k in (keys or labels)]
 
 
 class BatchForm(FlaskForm):
     """Options of a class or school batch; the class is the button pressed."""
 
-    language = SelectField(_l("Letter language"), choices=LANGUAGE_CHOICES, default="guardian")
+    language = SelectField(
+        _l("Letter language"), choices=_choices(LANGUAGE_LABELS), default="guardian"
+    )
     include_normal = BooleanField(_l("Also letters of normal results to every other parent"))
     duplex = BooleanField(_l("Start each letter on an odd page (double-sided printing)"))
 
 
 class SingleLetterForm(FlaskForm):
-    language = SelectField(_l("Letter language"), choices=LANGUAGE_CHOICES, default="guardian")
+    language = SelectField(
+        _l("Letter language"), choices=_choices(LANGUAGE_LABELS), default="guardian"
+    )
 
 
 class RegisterForm(FlaskForm):
-    status = SelectField(_l("Mark the ticked letters as"), choices=STATUS_CHOICES)
+    status = SelectField(_l("Mark the ticked letters as"), choices=_choices(STATUS_LABELS))
 
 
 class TextsScopeForm(FlaskForm):
@@ -47,7 +62,7 @@ class TextsScopeForm(FlaskForm):
         csrf = False
 
     scope = SelectField(_l("For"), validate_choice=False)
-    language = SelectField(_l("Language"), choices=[("zh", _l("Chinese")), ("en", _l("English"))])
+    language = SelectField(_l("Language"), choices=_choices(LANGUAGE_LABELS, ("zh", "en")))
 
 
 def texts_form(language: str, current: dict[str, str], formdata: Any = None) -> FlaskForm:

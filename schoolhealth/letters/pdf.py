@@ -182,6 +182,8 @@ def _paragraph(
     bold: bool = False,
 ) -> None:
     leading = size * 1.45
+    if label and cur.content.language != "zh":
+        label += " "
     label_w = text_width(label, size) if label else 0.0
     lines = wrap(text, size, TEXT_W - indent, first_indent=label_w)
     _need(cur, leading * min(len(lines), 2))
@@ -207,7 +209,8 @@ def _need(cur: _Cursor, height: float) -> None:
     cur.c.showPage()
     cur.page += 1
     cur.y = PAGE_H - MARGIN
-    _text(cur.c, MARGIN, cur.y, cur.content.school + cur.content.continued, 9, bold=True)
+    gap = "" if cur.content.language == "zh" else " "
+    _text(cur.c, MARGIN, cur.y, cur.content.school + gap + cur.content.continued, 9, bold=True)
     cur.y -= 10
 
 

@@ -26,6 +26,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from ..access import (
     get_session_or_404,
@@ -75,7 +76,7 @@ def show_session(session_id: int):
         register_form=forms.RegisterForm(),
         letters=letters,
         counts=services.register_counts(letters),
-        status_labels=dict(forms.STATUS_CHOICES),
+        status_labels=forms.STATUS_LABELS,
     )
 
 
@@ -236,7 +237,7 @@ def pupil_letters_block(student: Any) -> dict[str, Any] | None:
         "letters": letters,
         "sessions": sessions,
         "form": forms.SingleLetterForm(),
-        "status_labels": dict(forms.STATUS_CHOICES),
+        "status_labels": forms.STATUS_LABELS,
     }
 
 
@@ -250,12 +251,11 @@ def edit_texts():
     scope_form = forms.TextsScopeForm(request.args)
     districts = db.session.scalars(select(District).order_by(District.name)).all()
     schools = db.session.scalars(scoped_schools(current_user)).all()
-    scope_form.scope.choices = [(f"district:{d.id}", d.name) for d in districts] + [
-        (f"school:{s.id}", f"{s.name} ({s.code})") for s in schools
-    ]
-    scope_value = request.args.get("scope") or (
-        scope_form.scope.choices[0][0] if scope_form.scope.choices else ""
-    )
+    scopes = {f"district:{d.id}": d.name for d in districts} | {
+        f"school:{s.id}": f"{s.name} ({s.code})" for s in schools
+    }
+    scope_form.scope.choices = [SelectChoice(k, v) for k, v in scopes.items()]
+    scope_value = request.args.get("scope") or next(iter(scopes), "")
     language = request.args.get("language", "zh")
     if language not in texts.DEFAULTS:
         abort(404)
@@ -266,7 +266,7 @@ def edit_texts():
         scope_id = int(raw_id)
     except ValueError:
         abort(404)
-    if scope not in ("district", "school") or scope_value not in dict(scope_form.scope.choices):
+    if scope not in ("district", "school") or scope_value not in scopes:
         abort(404)
     scope_form.scope.data = scope_value
     scope_form.language.data = language

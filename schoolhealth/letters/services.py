@@ -104,7 +104,9 @@ def save_wording(
     """Store a new version of a district's or school's wording (only keys that differ)."""
     defaults = texts.DEFAULTS[language]
     changed = {
-        k: v.strip() for k, v in values.items() if k in defaults and v.strip() != defaults[k]
+        k: v.strip()
+        for k, v in values.items()
+        if k in defaults and v.strip() != defaults[k].strip()
     }
     changed = {k: v for k, v in changed.items() if v}
     previous = _latest_text(scope, scope_id, language)
