@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser lint format \
+.PHONY: run test test-sqlite test-postgres install install-dev browser fonts lint format \
         translations extract-messages migrate worker bench clean
 
 $(VENV)/.installed: requirements.txt
@@ -19,8 +19,8 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed translations
-install-dev: $(VENV)/.installed-dev translations
+install: $(VENV)/.installed translations fonts
+install-dev: $(VENV)/.installed-dev translations fonts
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d schoolhealth/translations
@@ -31,6 +31,10 @@ extract-messages: $(VENV)/.installed
 
 browser:
 	bash scripts/install-browser.sh
+
+# The CJK TrueType font parent letters embed (Debian's fonts-wqy-zenhei).
+fonts:
+	bash scripts/install-fonts.sh
 
 migrate: install
 	$(FLASK) db upgrade
