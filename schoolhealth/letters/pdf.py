@@ -35,6 +35,7 @@ MARGIN = 48.0
 BOTTOM = 36.0
 TEXT_W = PAGE_W - 2 * MARGIN
 GREY = (0.45, 0.45, 0.45)
+QR_MASK = 2
 
 _lock = threading.Lock()
 _registered: tuple[str, int] | None = None
@@ -236,7 +237,7 @@ def _table(cur: _Cursor) -> None:
     if not content.rows:
         return
     c = cur.c
-    size, row_h = 8.5, 14.0
+    size, row_h = 8.0, 12.5
     cols = (MARGIN, MARGIN + TEXT_W * 0.36, MARGIN + TEXT_W * 0.56, MARGIN + TEXT_W)
     _need(cur, 20 + row_h * (len(content.rows) + 1))
     cur.y -= 16
@@ -270,7 +271,10 @@ def draw_qr(c: canvas.Canvas, data: str, x: float, y: float, size: float) -> Non
     """A QR code (ReportLab's own pure-Python encoder) as one filled path of module runs."""
     qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
     qr.addData(data)
-    qr.make()
+    # One fixed mask pattern (any of the eight is valid QR): scoring all eight, as make()
+    # does, costs more than the rest of the letter.
+    qr.version = qr.calculate_version()
+    qr.makeImpl(False, QR_MASK)
     n = qr.getModuleCount()
     quiet = 2
     module = size / (n + 2 * quiet)
@@ -289,25 +293,38 @@ def draw_qr(c: canvas.Canvas, data: str, x: float, y: float, size: float) -> Non
     c.drawPath(path, stroke=0, fill=1)
 
 
-def _online(cur: _Cursor) -> None:
+def _closing(cur: _Cursor) -> None:
+    """Closing words, signature and the online note, with the QR code at their right."""
     content = cur.content
-    if not content.url:
-        return
-    qr_size = 62.0
-    _need(cur, qr_size + 10)
-    cur.y -= qr_size + 8
-    draw_qr(cur.c, content.url, MARGIN, cur.y, qr_size)
-    size = 8.5
-    lines = wrap(content.online, size, TEXT_W - qr_size - 10)
-    y = cur.y + qr_size - 16
-    for line in lines:
-        cur.c.setFont(FONT_NAME, size)
-        cur.c.drawString(MARGIN + qr_size + 10, y, line)
-        y -= size * 1.4
+    qr_size = 62.0 if content.url else 0.0
+    width = TEXT_W - (qr_size + 10 if qr_size else 0)
+    size = 9.0
+    lines = [(line, False) for line in wrap(content.closing, size, width)]
+    lines.append((content.signature, True))
+    lines += [(line, False) for line in wrap(content.online, 8.0, width)] if qr_size else []
+    height = max(qr_size, 12.5 * len(lines)) + 8
+    _need(cur, height)
+    top = cur.y - 4
+    y = top
+    c = cur.c
+    for text, is_signature in lines:
+        y -= 12.5
+        if is_signature:
+            c.setFont(FONT_NAME, size)
+            c.drawString(MARGIN + width - text_width(text, size), y, text)
+        else:
+            c.setFont(FONT_NAME, 8.0 if y < top - 12.5 * 2 and qr_size else size)
+            c.drawString(MARGIN, y, text)
+    if qr_size:
+        draw_qr(c, content.url, MARGIN + TEXT_W - qr_size, top - qr_size, qr_size)
+    cur.y = top - height + 4
+
+
+SLIP_LINE = 17.0
 
 
 def _slip_height(content: LetterContent) -> float:
-    return 64 + 20 * len(content.slip_lines) + 20 * 2
+    return 58 + SLIP_LINE * (len(content.slip_lines) + 2)
 
 
 def _slip(cur: _Cursor) -> None:
@@ -326,10 +343,10 @@ def _slip(cur: _Cursor) -> None:
     c.setFillColorRGB(*GREY)
     _text(c, MARGIN, top + 3, content.slip_hint, 7)
     c.setFillColorRGB(0, 0, 0)
-    y = top - 18
-    title_w = text_width(content.slip_title, 12)
-    _text(c, (PAGE_W - title_w) / 2, y, content.slip_title, 12, bold=True)
-    y -= 18
+    y = top - 16
+    title_w = text_width(content.slip_title, 11)
+    _text(c, (PAGE_W - title_w) / 2, y, content.slip_title, 11, bold=True)
+    y -= 16
     x = MARGIN
     size = 8.5
     for label, value in content.slip_ids:
@@ -340,7 +357,7 @@ def _slip(cur: _Cursor) -> None:
     c.setStrokeColorRGB(0.3, 0.3, 0.3)
     c.setLineWidth(0.4)
     for line in content.slip_lines:
-        y -= 20
+        y -= SLIP_LINE
         c.setFont(FONT_NAME, size)
         c.drawString(MARGIN, y, line)
         end = MARGIN + text_width(line, size) + 4
@@ -348,7 +365,7 @@ def _slip(cur: _Cursor) -> None:
             c.line(end, y - 2, MARGIN + TEXT_W, y - 2)
     footer = content.slip_footer
     for pair in (footer[:2], footer[2:]):
-        y -= 20
+        y -= SLIP_LINE
         for k, label in enumerate(pair):
             x = MARGIN + k * TEXT_W / 2
             c.setFont(FONT_NAME, size)
@@ -389,14 +406,7 @@ def draw_letter(c: canvas.Canvas, content: LetterContent) -> int:
             _paragraph(cur, item.title, 10, bold=True)
             _paragraph(cur, item.meaning, 9, label=content.meaning_label, indent=8)
             _paragraph(cur, item.steps, 9, label=content.steps_label, indent=8)
-    cur.y -= 4
-    _paragraph(cur, content.closing, 9.5)
-    _need(cur, 16)
-    cur.y -= 14
-    w = text_width(content.signature, 9.5)
-    c.setFont(FONT_NAME, 9.5)
-    c.drawString(PAGE_W - MARGIN - w, cur.y, content.signature)
-    _online(cur)
+    _closing(cur)
     _slip(cur)
     c.showPage()
     return cur.page
