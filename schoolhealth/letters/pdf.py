@@ -32,7 +32,7 @@ from .content import LetterContent
 FONT_NAME = "SchoolHealthLetter"
 PAGE_W, PAGE_H = A4
 MARGIN = 48.0
-BOTTOM = 36.0
+BOTTOM = 28.0
 TEXT_W = PAGE_W - 2 * MARGIN
 GREY = (0.45, 0.45, 0.45)
 QR_MASK = 2
@@ -182,7 +182,7 @@ def _paragraph(
     indent: float = 0.0,
     bold: bool = False,
 ) -> None:
-    leading = size * 1.45
+    leading = size * 1.4
     if label and cur.content.language != "zh":
         label += " "
     label_w = text_width(label, size) if label else 0.0
@@ -237,10 +237,10 @@ def _table(cur: _Cursor) -> None:
     if not content.rows:
         return
     c = cur.c
-    size, row_h = 8.0, 12.5
+    size, row_h = 8.0, 12.0
     cols = (MARGIN, MARGIN + TEXT_W * 0.36, MARGIN + TEXT_W * 0.56, MARGIN + TEXT_W)
     _need(cur, 20 + row_h * (len(content.rows) + 1))
-    cur.y -= 16
+    cur.y -= 14
     _text(c, MARGIN, cur.y, content.table_title, 10, bold=True)
     cur.y -= 4
     top = cur.y
@@ -320,11 +320,11 @@ def _closing(cur: _Cursor) -> None:
     cur.y = top - height + 4
 
 
-SLIP_LINE = 17.0
+SLIP_LINE = 14.5
 
 
 def _slip_height(content: LetterContent) -> float:
-    return 58 + SLIP_LINE * (len(content.slip_lines) + 2)
+    return 48 + SLIP_LINE * (len(content.slip_lines) + 2)
 
 
 def _slip(cur: _Cursor) -> None:
@@ -332,7 +332,7 @@ def _slip(cur: _Cursor) -> None:
     if not content.slip_title:
         return
     height = _slip_height(content)
-    _need(cur, height + 10)
+    _need(cur, height + 6)
     c = cur.c
     top = BOTTOM + height
     c.setDash(4, 3)
@@ -343,10 +343,10 @@ def _slip(cur: _Cursor) -> None:
     c.setFillColorRGB(*GREY)
     _text(c, MARGIN, top + 3, content.slip_hint, 7)
     c.setFillColorRGB(0, 0, 0)
-    y = top - 16
+    y = top - 14
     title_w = text_width(content.slip_title, 11)
     _text(c, (PAGE_W - title_w) / 2, y, content.slip_title, 11, bold=True)
-    y -= 16
+    y -= 14
     x = MARGIN
     size = 8.5
     for label, value in content.slip_ids:
@@ -384,7 +384,7 @@ def draw_letter(c: canvas.Canvas, content: LetterContent) -> int:
     cur.y -= 17
     w = text_width(content.session_line, 10.5)
     _text(c, (PAGE_W - w) / 2, cur.y, content.session_line, 10.5)
-    cur.y -= 20
+    cur.y -= 17
     sep = "：" if content.language == "zh" else ": "
     x = MARGIN
     for label, value in content.facts:
@@ -394,18 +394,18 @@ def draw_letter(c: canvas.Canvas, content: LetterContent) -> int:
         x += text_width(piece, 9.5) + 18
     cur.y -= 8
     _paragraph(cur, content.salutation, 10)
-    _paragraph(cur, content.intro, 9.5, indent=0)
+    _paragraph(cur, content.intro, 9)
     _table(cur)
     if content.items:
         _need(cur, 40)
-        cur.y -= 18
+        cur.y -= 15
         _text(c, MARGIN, cur.y, content.findings_title, 10, bold=True)
         for item in content.items:
             _need(cur, 40)
-            cur.y -= 4
-            _paragraph(cur, item.title, 10, bold=True)
-            _paragraph(cur, item.meaning, 9, label=content.meaning_label, indent=8)
-            _paragraph(cur, item.steps, 9, label=content.steps_label, indent=8)
+            cur.y -= 2
+            _paragraph(cur, item.title, 9.5, bold=True)
+            _paragraph(cur, item.meaning, 8.5, label=content.meaning_label, indent=8)
+            _paragraph(cur, item.steps, 8.5, label=content.steps_label, indent=8)
     _closing(cur)
     _slip(cur)
     c.showPage()
