@@ -35,6 +35,7 @@ from ..access import (
     scoped_schools,
     scoped_sessions,
 )
+from ..audit import record_event
 from ..extensions import db
 from ..models import (
     District,
@@ -200,6 +201,14 @@ def pupil_letter(session_id: int, student_id: int):
         db.session.rollback()
         flash(_("This pupil has no screening result in this session."), "error")
         return redirect(url_for("screening.pupil_record", student_id=student.id))
+    record_event(
+        "download",
+        "letter",
+        letter.id,
+        school_id=letter.school_id,
+        summary=services.letter_file_name(letter),
+        after={"student_id": student.id, "session_id": session.id, "language": letter.language},
+    )
     db.session.commit()
     return send_file(
         io.BytesIO(data),

@@ -187,6 +187,10 @@ def test_single_letter_from_the_flags_list_and_the_record(client, sign_in, scree
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert "Pupil1" in pdf_text(response.data)
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.entity == "letter").order_by(AuditEvent.id)
+    ).all()
+    assert actions == ["generate", "download"]
 
 
 def test_another_schools_nurse_gets_404_everywhere(client, sign_in, screened):
