@@ -207,7 +207,8 @@ def _group_column(by: str | None) -> ColumnElement[Any]:
     if by == "sex":
         return Student.sex
     if by == "age":
-        return cast(R.age_band, Integer)
+        # floor, not a bare cast: PostgreSQL rounds 6.5 up to 7, SQLite truncates
+        return cast(func.floor(R.age_band), Integer)
     if by == "year":  # internal: the year-on-year lines, one query for every year
         return _session_school_year()
     raise ReportError(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}")
