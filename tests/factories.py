@@ -128,7 +128,7 @@ class ScreeningSessionFactory(BaseFactory):
     name = factory.Sequence(lambda n: f"2026 autumn screening {n}")
     start_date = date(2026, 10, 12)
     types = "growth,vision"
-    ruleset_version = "cn-2026.1"
+    ruleset_version = "cn-2026.2"
     rule_options = factory.LazyFunction(dict)
     status = "in_progress"
 

@@ -56,6 +56,7 @@ WST586_LAST_ROW_UNTIL_MONTHS = int(_G["wst586_last_row_until_years"]) * 12
 WST456_UNTIL_MONTHS = int(_G["wst456_until_years"]) * 12
 ADULT_OVERWEIGHT_BMI = Decimal(_G["adult_overweight_bmi"])
 ADULT_OBESITY_BMI = Decimal(_G["adult_obesity_bmi"])
+ADULT_UNDERWEIGHT_BMI = Decimal(_G["adult_underweight_bmi"])  # underweight if BMI < this
 WHO2007_MONTHS = (int(_G["who2007_min_months"]), int(_G["who2007_max_months"]))
 WHO2007_OVERWEIGHT_Z = float(_G["who2007_overweight_z"])  # z > +1 (strict)
 WHO2007_OBESITY_Z = float(_G["who2007_obesity_z"])  # z > +2
@@ -190,6 +191,9 @@ def compile_growth(reference: str, adult_bmi: bool) -> GrowthRules:
                 if r456 is not None:
                     t = thin[sex, r456]
                     ms, mild = tenths(t.moderate_severe_max), tenths(t.mild_max)
+                elif months >= WST456_UNTIL_MONTHS and adult_bmi:
+                    # WS/T 428 underweight, one grade: BMI < 18.5 is BMI(0.1) <= 18.4
+                    ms, mild = -1, tenths(ADULT_UNDERWEIGHT_BMI) - 1
                 if r586 is not None:
                     row = w586[sex, r586]
                     entry = (
@@ -205,8 +209,8 @@ def compile_growth(reference: str, adult_bmi: bool) -> GrowthRules:
                         _TENTHS,
                         tenths(ADULT_OVERWEIGHT_BMI),
                         tenths(ADULT_OBESITY_BMI),
-                        None,
-                        None,
+                        ms,
+                        mild,
                         stunt_h,
                     )
                 else:
@@ -491,10 +495,32 @@ def _thinness_finding(
     if reference == "wst586":
         standard = WST456
         row_age = wst456_row_age(months)
-        if row_age is None:
-            return _unclassified(
-                "thinness", th, standard, "thinness tables cover 6.0 to <18.0 y", detail
+        if row_age is None and th != NOT_APPLICABLE:
+            standard = WST428
+            detail.update(mild_max=ADULT_UNDERWEIGHT_BMI - Decimal("0.1"))
+            clause = (
+                f"adults (18 y and over): underweight if BMI < {ADULT_UNDERWEIGHT_BMI}, one "
+                "grade, reported as mild thinness (BMI rounded half-up to 0.1)"
             )
+            refer = th in refer_policy["thinness"]
+            return Finding(
+                ScreeningType.GROWTH,
+                "thinness",
+                th,
+                THINNESS_SEVERITY[th],
+                refer,
+                standard,
+                clause,
+                advice[th],
+                detail,
+            )
+        if row_age is None:
+            scope = (
+                "thinness tables cover 6.0 to <18.0 y"
+                if months < WST456_UNTIL_MONTHS
+                else "adult cutoffs (WS/T 428-2013) switched off by adult_bmi=false"
+            )
+            return _unclassified("thinness", th, standard, scope, detail)
         row = _index(thinness_rows)[sex.value, row_age]
         detail.update(
             table_row=row_age, moderate_severe_max=row.moderate_severe_max, mild_max=row.mild_max

@@ -105,7 +105,7 @@ def test_who_and_cdc_tables_are_complete():
 
 
 def test_ruleset_version():
-    assert RULESET_VERSION == "cn-2026.1"
+    assert RULESET_VERSION == "cn-2026.2"
     assert tables.constants()["ruleset_version"] == RULESET_VERSION
 
 

@@ -231,7 +231,37 @@ def test_18_0_row_applies_until_19_then_ws_t_428_adult_cutoffs():
         )
         assert ev.finding("weight_status").category == "normal"
         cols = ev.to_evaluation_columns()
-        assert cols["thinness"] == cols["stunting"] == ""  # WS/T 456 ends at 18.0
+        assert cols["thinness"] == "none"  # WS/T 428: 23.9 >= 18.5
+        assert cols["stunting"] == ""  # WS/T 456 ends at 18.0, no adult stunting standard
+
+
+@pytest.mark.parametrize("sex", [Sex.MALE, Sex.FEMALE])
+@pytest.mark.parametrize("months", [216, 227, 228, 290])
+def test_from_18_ws_t_428_underweight_is_bmi_below_18_5_one_grade(sex, months):
+    """WS/T 428-2013: underweight if BMI < 18.5 (rounded to 0.1), reported as "mild"."""
+    on = at_months(months, date(2000, 1, 15))
+    for weight, category in (
+        ("18.4", "mild"),
+        ("18.44", "mild"),
+        ("18.45", "none"),
+        ("18.5", "none"),
+        ("10.0", "mild"),
+    ):
+        ev = evaluate(
+            sex, date(2000, 1, 15), on, Measurements(height_cm=HUNDRED, weight_kg=Decimal(weight))
+        )
+        f = ev.finding("thinness")
+        assert (f.category, f.standard) == (category, "WS/T 428-2013"), weight
+        assert f.refer is False  # mild thinness is advice, not a referral
+        assert ev.to_evaluation_columns()["thinness"] == category
+
+
+def test_the_day_before_18_still_uses_the_17_5_thinness_row():
+    on = day_before(at_months(216, date(2000, 1, 15)))
+    ev = evaluate(
+        Sex.MALE, date(2000, 1, 15), on, Measurements(height_cm=HUNDRED, weight_kg=Decimal("18.0"))
+    )
+    assert ev.finding("thinness").standard == "WS/T 456-2014"
 
 
 def test_thinness_and_stunting_use_17_5_row_until_18():
@@ -252,7 +282,9 @@ def test_adult_bmi_can_be_switched_off():
         RuleConfig(adult_bmi=False),
     )
     assert ev.to_evaluation_columns()["weight_status"] == ""
+    assert ev.to_evaluation_columns()["thinness"] == ""
     assert ev.finding("weight_status").category == "not_applicable"
+    assert ev.finding("thinness").category == "not_applicable"
 
 
 def test_weight_without_height_is_not_evaluable_and_height_alone_gives_stunting():

@@ -160,7 +160,7 @@ def test_english_headers_end_to_end(cli_app, tmp_path):
     out = tmp_path / "out.csv"
     result = run(cli_app, src, out)
     assert result.exit_code == 0, result.output
-    assert "4 rows evaluated with rule set cn-2026.1" in result.output
+    assert "4 rows evaluated with rule set cn-2026.2" in result.output
     header, rows, inputs = read_output(out)
     assert header[: len(ENGLISH[0])] == ENGLISH[0]
     assert [r[0] for r in inputs] == ["G001", "G002", "G003", "G004"]
@@ -366,7 +366,7 @@ def test_growth_reference_option_and_rule_set_column(cli_app, tmp_path):
     assert result.exit_code == 0, result.output
     _, rows, _ = read_output(out)
     assert [r["weight_status"] for r in rows] == ["overweight", "normal"]  # B11
-    assert rows[0]["rule_set"] == "cn-2026.1 (growth_reference=who2007)"
+    assert rows[0]["rule_set"] == "cn-2026.2 (growth_reference=who2007)"
     result = run(cli_app, src, out)
     _, rows, _ = read_output(out)
     assert [r["weight_status"] for r in rows] == ["normal", "normal"]  # WS/T 586: 19.2
