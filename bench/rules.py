@@ -82,6 +82,7 @@ def generate(n: int, seed: int) -> list[tuple]:
                 sagittal,
                 None if sagittal == "normal" else choice(("resolved", "persists")),
                 *no_dental,
+                choice((None, "resolved", "persists")),  # motion test
             )
         )
     return rows
@@ -96,7 +97,7 @@ def with_dental(rows: list[tuple], seed: int) -> list[tuple]:
         filled = tuple(t for t in rng.sample(MOLARS, rng.randrange(0, 2)) if t not in decayed)
         sealed = (16,) if rng.random() < 0.3 and 16 not in decayed + filled else None
         pool.append((decayed, filled, None, sealed, None, None))
-    return [row[:16] + pool[i & 4095] for i, row in enumerate(rows)]
+    return [row[:16] + pool[i & 4095] + row[22:] for i, row in enumerate(rows)]
 
 
 def rate(label: str, n: int, seconds: float, baseline: float | None = None) -> float:

@@ -241,6 +241,7 @@ MEASURED_COLUMNS = (
     "atr_lumbar",
     "sagittal",
     "prone_test",
+    "motion_test",
 )
 # The category codes of the screenings the demo runs (no dental: caries stays empty).
 CODE_COLUMNS = tuple(
@@ -353,6 +354,7 @@ class ResultClassifier:
                 *(None if atr is None else atr >= atr_cut for atr in row[11:14]),
                 row[14],
                 row[15],
+                row[22],  # motion test
             ),
         }
         for screening_type in self.types:

@@ -449,4 +449,8 @@ def _spine(rng: random.Random) -> dict[str, Any]:
         "prone_test": None
         if sagittal == "normal"
         else rng.choices(("resolved", "persists"), (3, 2))[0],
+        # the motion test is done where signs come with every ATR below the threshold
+        "motion_test": rng.choices(("resolved", "persists"), (4, 1))[0]
+        if (adams == "positive" or general == "abnormal") and max(atr.values(), default=0) < 5
+        else None,
     }

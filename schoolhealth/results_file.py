@@ -70,6 +70,7 @@ HEADER_ALIASES: dict[str, list[str]] = {
     "atr_lumbar": ["腰段ATR"],
     "sagittal": ["前后弯曲"],
     "prone_test": ["俯卧试验"],
+    "motion_test": ["脊柱运动试验", "运动试验"],
     "caries_teeth": ["龋齿牙位"],
     "filled_teeth": ["充填牙位"],
     "missing_teeth": ["龋失牙位"],

@@ -117,6 +117,8 @@ class ScreeningResult(TimestampMixin, db.Model):
     atr_lumbar: Mapped[Decimal | None] = mapped_column(Numeric(3, 1))
     sagittal: Mapped[str | None] = mapped_column(String(16))
     prone_test: Mapped[str | None] = mapped_column(String(16))
+    # 脊柱运动试验: for coronal signs with every ATR below the threshold (resolved/persists)
+    motion_test: Mapped[str | None] = mapped_column(String(16))
     # Dental: FDI codes, space-separated
     caries_teeth: Mapped[str | None] = mapped_column(String(200))
     filled_teeth: Mapped[str | None] = mapped_column(String(200))

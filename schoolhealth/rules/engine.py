@@ -29,6 +29,7 @@ from .types import (
     ADAMS_CODES,
     GLASSES_CODES,
     MEASUREMENT_FIELDS,
+    MOTION_TEST_CODES,
     NOT_APPLICABLE,
     NOT_EVALUABLE,
     PRONE_TEST_CODES,
@@ -67,6 +68,7 @@ CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
     "adams": ADAMS_CODES,
     "sagittal": SAGITTAL_CODES,
     "prone_test": PRONE_TEST_CODES,
+    "motion_test": MOTION_TEST_CODES,
 }
 
 # ----------------------------------------------------------------- validation
@@ -292,6 +294,7 @@ ROW_FIELDS = (
     "sealed_teeth",
     "dmft",
     "DMFT",
+    "motion_test",  # results.md code (last, so the spine/dental positions stay put)
 )
 CODE_FIELDS = (
     "weight_status",
@@ -369,6 +372,7 @@ def fast_row(
         m.sealed_teeth if d else None,
         m.dmft if d else None,
         m.DMFT if d else None,
+        m.motion_test if s else None,
     )
 
 
@@ -401,6 +405,7 @@ def classify_row(rules: CompiledRules, row: tuple[Any, ...]) -> tuple[Any, ...]:
         sealed,
         n_dmft,
         n_DMFT,
+        motion,
     ) = row
     ws, th, st, bmi_t = bmi.classify_growth(rules.growth.entries, sex, months, height, weight)
     vr, mr = vision.classify_eye(rules.vision, months, ucva_r, se_r, ortho_k)
@@ -416,7 +421,7 @@ def classify_row(rules: CompiledRules, row: tuple[Any, ...]) -> tuple[Any, ...]:
         sp = atr_max = None
     else:
         sp, atr_max, _, _ = spine.classify_spine(
-            rules.atr_cut, general, adams, atr_t, atr_tl, atr_l, sagittal, prone
+            rules.atr_cut, general, adams, atr_t, atr_tl, atr_l, sagittal, prone, motion
         )
     if (
         decayed is None
@@ -536,7 +541,9 @@ def _spine(ctx: _Context) -> list[Finding]:
     r = ctx.row
     if all(v is None for v in (r[9], r[10], r[11], r[12], r[13], r[14])):
         return []
-    codes = spine.classify_spine(ctx.rules.atr_cut, r[9], r[10], r[11], r[12], r[13], r[14], r[15])
+    codes = spine.classify_spine(
+        ctx.rules.atr_cut, r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[22]
+    )
     atr = {seg: _num(ctx.m, f"atr_{seg}") for seg in ("thoracic", "thoracolumbar", "lumbar")}
     f = spine.spine_finding(
         codes, atr, ctx.m.sagittal, ctx.rules.config.atr_positive_degrees, ctx.rules.refer_policy

@@ -249,6 +249,17 @@ _CHOICES: dict[str, dict[str, str]] = {
         "不消失": "persists",
         "存在": "persists",
     },
+    "motion_test": {
+        "resolved": "resolved",
+        "消失": "resolved",
+        "体征消失": "resolved",
+        "不对称消失": "resolved",
+        "persists": "persists",
+        "persist": "persists",
+        "未消失": "persists",
+        "不消失": "persists",
+        "存在": "persists",
+    },
 }
 _CHOICE_SHOWN = {
     "glasses": "none/不戴镜, frame/框架眼镜, contact/隐形眼镜, ortho_k/角膜塑形镜 (OK镜)",
@@ -256,6 +267,7 @@ _CHOICE_SHOWN = {
     "adams": "negative/阴性, positive/阳性",
     "sagittal": "normal/正常, kyphosis/后凸, lordosis/前凸, straight_back/直背",
     "prone_test": "resolved/消失, persists/未消失",
+    "motion_test": "resolved/消失, persists/未消失",
 }
 _YES_NO = {
     "是": True,

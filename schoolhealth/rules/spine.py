@@ -12,8 +12,11 @@ Decision order (one ``spine`` result, the most serious of coronal and sagittal):
   UNVERIFIED, configurable, e.g. 7 as SOSORT; B12); or a positive Adams test with no
   ATR measured; or an abnormal general inspection with neither Adams nor ATR recorded
   (a structural curve cannot be excluded, so refer);
-* coronal, postural: abnormal general inspection or positive Adams test, but every
-  measured ATR below the threshold;
+* coronal, signs with every measured ATR below the threshold (abnormal general inspection
+  or positive Adams test): the spinal motion test (脊柱运动试验, GB/T 16133) tells postural
+  from structural. Asymmetry that persists is suspected_scoliosis (refer); one that
+  resolves is postural (advice); not done is postural with ``motion_test_needed`` in the
+  detail, an open item the nurse sees (never silently normal);
 * sagittal: kyphosis / lordosis / straight back that resolves on the prone test is
   postural; one that persists, or with no prone test recorded, is sagittal_abnormal;
 * normal only when the coronal screening was done (general, Adams or ATR recorded) and
@@ -46,7 +49,11 @@ SAGITTAL_FINDINGS = frozenset({"kyphosis", "lordosis", "straight_back"})
 R_ATR = "atr"
 R_ADAMS_NO_ATR = "adams_positive_without_atr"
 R_GENERAL_ONLY = "general_abnormal_without_adams_or_atr"
-R_POSTURAL = "signs_with_atr_below_threshold"
+R_POSTURAL = "signs_with_atr_below_threshold"  # motion test not done: still needed
+# Words of R_POSTURAL's clause that mark the open item (stored with the finding).
+MOTION_TEST_NEEDED = "spinal motion test not recorded"
+R_MOTION_RESOLVED = "signs_with_atr_below_threshold_motion_test_resolved"
+R_MOTION_PERSISTS = "signs_with_atr_below_threshold_motion_test_persists"
 R_SAGITTAL_RESOLVED = "sagittal_resolved_on_prone_test"
 R_SAGITTAL_PERSISTS = "sagittal_persists_on_prone_test"
 R_SAGITTAL_NO_PRONE = "sagittal_without_prone_test"
@@ -80,11 +87,13 @@ def classify_spine(
     atr_l: int | None,
     sagittal: str | None,
     prone: str | None,
+    motion: str | None = None,
 ) -> tuple[str | None, int | None, str, str]:
     """Hot path: (category, atr_max_tenths, coronal reason, sagittal reason).
 
     ``general``/``adams``: 1 abnormal/positive, 0 normal/negative, None not recorded;
-    ATR in tenths of a degree; positive when ATR tenths >= ``atr_cut``.
+    ATR in tenths of a degree; positive when ATR tenths >= ``atr_cut``; ``motion``: the
+    spinal motion test, "resolved", "persists" or None (not done).
     """
     atr_max = atr_t
     if atr_tl is not None and (atr_max is None or atr_tl > atr_max):
@@ -93,14 +102,15 @@ def classify_spine(
         atr_max = atr_l
     if atr_max is not None and atr_max >= atr_cut:
         coronal, c_reason = "suspected_scoliosis", R_ATR
-    elif adams == 1:
-        if atr_max is None:
-            coronal, c_reason = "suspected_scoliosis", R_ADAMS_NO_ATR
-        else:
-            coronal, c_reason = "postural", R_POSTURAL
-    elif general == 1:
-        if adams is None and atr_max is None:
-            coronal, c_reason = "suspected_scoliosis", R_GENERAL_ONLY
+    elif adams == 1 and atr_max is None:
+        coronal, c_reason = "suspected_scoliosis", R_ADAMS_NO_ATR
+    elif general == 1 and adams is None and atr_max is None:
+        coronal, c_reason = "suspected_scoliosis", R_GENERAL_ONLY
+    elif adams == 1 or general == 1:
+        if motion == "persists":
+            coronal, c_reason = "suspected_scoliosis", R_MOTION_PERSISTS
+        elif motion == "resolved":
+            coronal, c_reason = "postural", R_MOTION_RESOLVED
         else:
             coronal, c_reason = "postural", R_POSTURAL
     elif general is None and adams is None and atr_max is None:
@@ -131,7 +141,19 @@ _CLAUSES = {
     R_ATR: "ATR >= {thr} degrees at {segments} (scoliometer, positive threshold {thr})",
     R_ADAMS_NO_ATR: "positive forward-bend (Adams) test without ATR measurement",
     R_GENERAL_ONLY: "abnormal general inspection; forward-bend test and ATR not recorded",
-    R_POSTURAL: "signs on inspection/forward bend with every ATR below {thr} degrees",
+    R_POSTURAL: (
+        "signs on inspection/forward bend with every ATR below {thr} degrees; "
+        + MOTION_TEST_NEEDED
+        + " (needed to tell postural from structural)"
+    ),
+    R_MOTION_RESOLVED: (
+        "signs on inspection/forward bend with every ATR below {thr} degrees; asymmetry "
+        "resolved on the spinal motion test (postural)"
+    ),
+    R_MOTION_PERSISTS: (
+        "signs on inspection/forward bend with every ATR below {thr} degrees; asymmetry "
+        "persists on the spinal motion test (structural curve suspected)"
+    ),
     R_SAGITTAL_RESOLVED: "{sagittal} sign resolved on the prone test (postural)",
     R_SAGITTAL_PERSISTS: "{sagittal} sign persists on the prone test",
     R_SAGITTAL_NO_PRONE: "{sagittal} sign; prone test not recorded",
@@ -161,6 +183,7 @@ def spine_finding(
         "coronal_reason": c_reason,
         "sagittal": sagittal,
         "sagittal_reason": s_reason or None,
+        "motion_test_needed": c_reason == R_POSTURAL,
     }
     if atr_max_t is not None:
         detail["atr_max"] = Decimal(atr_max_t).scaleb(-1)

@@ -69,6 +69,7 @@ SPINE_GENERAL_CODES = ("normal", "abnormal")
 ADAMS_CODES = ("negative", "positive")
 SAGITTAL_CODES = ("normal", "kyphosis", "lordosis", "straight_back")
 PRONE_TEST_CODES = ("resolved", "persists")
+MOTION_TEST_CODES = ("resolved", "persists")  # 脊柱运动试验: asymmetry 消失 / 未消失
 
 # The evaluation.md output columns, in order.
 EVALUATION_COLUMNS: tuple[str, ...] = (
@@ -144,6 +145,7 @@ class Measurements:
     atr_lumbar: Decimal | None = None
     sagittal: str | None = None
     prone_test: str | None = None
+    motion_test: str | None = None
     caries_teeth: tuple[int, ...] | None = None
     filled_teeth: tuple[int, ...] | None = None
     missing_teeth: tuple[int, ...] | None = None
@@ -185,6 +187,7 @@ MEASUREMENT_FIELDS: dict[str, ScreeningType] = {
     "atr_lumbar": ScreeningType.SPINE,
     "sagittal": ScreeningType.SPINE,
     "prone_test": ScreeningType.SPINE,
+    "motion_test": ScreeningType.SPINE,
     "caries_teeth": ScreeningType.DENTAL,
     "filled_teeth": ScreeningType.DENTAL,
     "missing_teeth": ScreeningType.DENTAL,

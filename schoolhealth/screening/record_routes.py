@@ -203,6 +203,7 @@ TYPE_COLUMNS: dict[str, tuple[Column, ...]] = {
         _m("atr_thoracic", _l("ATR T")),
         _m("atr_thoracolumbar", _l("ATR TL")),
         _m("atr_lumbar", _l("ATR L")),
+        _m("motion_test", _l("Motion")),
         _m("sagittal", _l("Sagittal")),
         _m("prone_test", _l("Prone")),
         _c("spine", _l("Spine")),

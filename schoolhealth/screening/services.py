@@ -46,6 +46,7 @@ from ..models import (
     Student,
     User,
 )
+from ..rules.spine import MOTION_TEST_NEEDED
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ FIELD_LABELS = {
     "atr_lumbar": _l("ATR lumbar (°)"),
     "sagittal": _l("Sagittal curvature"),
     "prone_test": _l("Prone test"),
+    "motion_test": _l("Spinal motion test"),
     "caries_teeth": _l("Decayed teeth (FDI)"),
     "filled_teeth": _l("Filled teeth (FDI)"),
     "missing_teeth": _l("Teeth missing due to caries (FDI)"),
@@ -112,6 +114,7 @@ CHOICES: dict[str, tuple[tuple[str, Any], ...]] = {
         ("straight_back", _l("Straight back")),
     ),
     "prone_test": (("resolved", _l("Resolved")), ("persists", _l("Persists"))),
+    "motion_test": (("resolved", _l("Resolved")), ("persists", _l("Persists"))),
 }
 TOOTH_FIELDS = ("caries_teeth", "filled_teeth", "missing_teeth", "sealed_teeth")
 
@@ -168,6 +171,7 @@ GRID_COLUMNS: dict[str, tuple[GridColumn, ...]] = {
         GridColumn("atr_thoracic", FIELD_LABELS["atr_thoracic"], _l("ATR T"), "number"),
         GridColumn("atr_thoracolumbar", FIELD_LABELS["atr_thoracolumbar"], _l("ATR TL"), "number"),
         GridColumn("atr_lumbar", FIELD_LABELS["atr_lumbar"], _l("ATR L"), "number"),
+        GridColumn("motion_test", FIELD_LABELS["motion_test"], _l("Motion"), "select"),
         GridColumn("sagittal", FIELD_LABELS["sagittal"], _l("Sagittal"), "select"),
         GridColumn("prone_test", FIELD_LABELS["prone_test"], _l("Prone"), "select"),
     ),
@@ -1205,18 +1209,34 @@ def flag_labels(result: ScreeningResult | None) -> list[dict[str, Any]]:
     order = {code: i for i, code in enumerate(FLAG_ORDER)}
     findings = sorted(result.findings, key=lambda f: (order.get(f.code, len(order)), f.code))
     locale = str(get_locale())
-    return [
-        {
-            "code": f.code,
-            "category": f.category,
-            "label": flag_label(f.code, f.category, locale),
-            "severity": f.severity,
-            "eye": _eye(f.code),
-            "screening_type": f.screening_type,
-            "refer": f.refer,
-        }
-        for f in findings
-    ]
+    chips = []
+    for f in findings:
+        chips.append(
+            {
+                "code": f.code,
+                "category": f.category,
+                "label": flag_label(f.code, f.category, locale),
+                "severity": f.severity,
+                "eye": _eye(f.code),
+                "screening_type": f.screening_type,
+                "refer": f.refer,
+            }
+        )
+        if f.code == "spine" and MOTION_TEST_NEEDED in f.clause:
+            # an open item for the nurse, not a finding: signs with every ATR below the
+            # threshold and no spinal motion test to tell postural from structural
+            chips.append(
+                {
+                    "code": "motion_test",
+                    "category": "needed",
+                    "label": _("Motion test needed"),
+                    "severity": 1,
+                    "eye": None,
+                    "screening_type": f.screening_type,
+                    "refer": False,
+                }
+            )
+    return chips
 
 
 def grid_columns(session: ScreeningSession) -> list[GridColumn]:

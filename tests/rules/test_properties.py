@@ -113,6 +113,7 @@ def measurements(draw):
             st.sampled_from([None, "normal", "kyphosis", "lordosis", "straight_back"])
         )
         values["prone_test"] = draw(st.sampled_from([None, "resolved", "persists"]))
+        values["motion_test"] = draw(st.sampled_from([None, "resolved", "persists"]))
     values.update(draw(dentitions()))
     return Measurements(**values)
 
@@ -223,6 +224,7 @@ def result_rows(draw):
         maybe(f"atr_{seg}", degrees)
     maybe("sagittal", st.sampled_from(["正常", "后凸", "前凸", "直背", "kyphosis"]))
     maybe("prone_test", st.sampled_from(["消失", "未消失", "resolved", "persists"]))
+    maybe("motion_test", st.sampled_from(["消失", "未消失", "resolved", "persists"]))
     teeth = draw(dentitions())
     for field in ("caries_teeth", "filled_teeth", "missing_teeth", "sealed_teeth"):
         if field in teeth:

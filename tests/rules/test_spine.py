@@ -171,3 +171,51 @@ def test_severity_and_advice():
 def test_cobb_ten_degrees_confirms_scoliosis_for_follow_up():
     assert not confirms_scoliosis(Decimal("9.9"))
     assert confirms_scoliosis(Decimal("10"))
+
+
+# ---------------------------------------------------------------- spinal motion test
+
+
+SIGNS_BELOW_THRESHOLD = [
+    {"adams": "positive", "atr_thoracic": Decimal("4.9")},
+    {"adams": "positive", "atr_lumbar": Decimal("0")},
+    {"spine_general": "abnormal", "adams": "negative"},
+    {"spine_general": "abnormal", "atr_thoracolumbar": Decimal("3")},
+]
+
+
+@pytest.mark.parametrize("signs", SIGNS_BELOW_THRESHOLD)
+@pytest.mark.parametrize(
+    ("motion", "expected", "refer", "needed"),
+    [
+        ("persists", "suspected_scoliosis", True, False),
+        ("resolved", "postural", False, False),
+        (None, "postural", False, True),
+    ],
+)
+def test_motion_test_separates_postural_from_structural(signs, motion, expected, refer, needed):
+    """GB/T 16133: with every ATR below the threshold, the motion test decides."""
+    ev, cols = spine(**signs, motion_test=motion)
+    f = ev.finding("spine")
+    assert (cols["spine"], f.refer) == (expected, refer)
+    assert f.detail["motion_test_needed"] is needed
+    if motion is None:
+        assert "motion test not recorded" in f.clause
+    else:
+        assert f"{motion} on the spinal motion test" in f.clause
+
+
+@pytest.mark.parametrize("motion", ["resolved", "persists", None])
+def test_motion_test_does_not_override_a_positive_atr_or_a_normal_screen(motion):
+    ev, cols = spine(adams="positive", atr_thoracic=Decimal("5.0"), motion_test=motion)
+    assert cols["spine"] == "suspected_scoliosis"
+    assert ev.finding("spine").detail["motion_test_needed"] is False
+    ev, cols = spine(adams="negative", spine_general="normal", motion_test=motion)
+    assert cols["spine"] == "normal"
+
+
+def test_motion_test_codes_are_parsed_in_both_languages():
+    from schoolhealth.rules import parsing
+
+    for raw, code in (("消失", "resolved"), ("未消失", "persists"), ("Persists", "persists")):
+        assert parsing.parse_choice("motion_test", raw) == code

@@ -404,6 +404,7 @@ def test_grid_of_a_spine_and_dental_session(client, sign_in, world, factories):
         "atr_lumbar",
         "sagittal",
         "prone_test",
+        "motion_test",
         "caries_teeth",
         "filled_teeth",
         "missing_teeth",
@@ -447,6 +448,28 @@ def test_saving_a_cell_answers_the_canonical_value_and_the_rows_flags(client, si
         "overweight",
         4,
     )
+
+
+def test_the_spinal_motion_test_decides_postural_or_suspected_and_is_asked_for(
+    client, sign_in, world, factories
+):
+    """GB/T 16133: a positive bend test with ATR below 5 degrees needs the motion test."""
+    session = factories.ScreeningSessionFactory(school=world.school, types="spine")
+    sign_in(world.nurse)
+    url = _field_url(session, world.students[0])
+    body = client.post(url, json={"field": "adams", "value": "阳性", "version": 0}).json
+    body = client.post(url, json={"field": "atr_thoracic", "value": "3", "version": 1}).json
+    assert [(f["code"], f["label"]) for f in body["flags"]] == [
+        ("spine", "Postural spine asymmetry"),
+        ("motion_test", "Motion test needed"),
+    ]
+    body = client.post(url, json={"field": "motion_test", "value": "未消失", "version": 2}).json
+    assert body["value"] == "persists"
+    assert [(f["code"], f["refer"]) for f in body["flags"]] == [("spine", True)]
+    assert _result(session.id, world.students[0].id).spine == "suspected_scoliosis"
+    body = client.post(url, json={"field": "motion_test", "value": "resolved", "version": 3}).json
+    assert [f["label"] for f in body["flags"]] == ["Postural spine asymmetry"]
+    assert _result(session.id, world.students[0].id).spine == "postural"
 
 
 def test_a_refused_value_is_422_with_the_fields_message(client, sign_in, world):
