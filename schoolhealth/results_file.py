@@ -313,7 +313,7 @@ def evaluate_file(
     in_path, out_path = Path(in_path), Path(out_path)
     if in_path.resolve() == out_path.resolve():
         raise FileRejected("The output file must differ from the input file.", key="same_file")
-    table = read_table(in_path, preferred_sheets=PREFERRED_SHEETS)
+    table = read_table(in_path, preferred_sheets=PREFERRED_SHEETS, header_aliases=HEADER_ALIASES)
     report = EvaluateReport(output=out_path)
     with out_path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)

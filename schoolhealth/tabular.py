@@ -19,6 +19,9 @@ SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods"}
 TEXT_EXTENSIONS = {".csv", ".txt", ".tsv"}
 ACCEPTED_EXTENSIONS = SPREADSHEET_EXTENSIONS | TEXT_EXTENSIONS
 DEFAULT_MAX_ROWS = 2_000_000
+# Exported rosters carry a title ("XX小学2026学年学生花名册"), a date or a blank line or
+# several above the header: the header is looked for among this many first rows.
+HEADER_SEARCH_ROWS = 10
 
 
 class FileRejected(ValueError):
@@ -48,6 +51,7 @@ class Table:
     sheet_name: str | None = None
     encoding: str | None = None
     notes: list[str] = field(default_factory=list)
+    header_line: int = 1  # the row number (as a spreadsheet shows it) of the header
 
 
 _BRACKETS = re.compile(r"[()\[\]{}<>（）【】［］《》〈〉*＊:：\s_\-·.]+")
@@ -107,10 +111,14 @@ def read_table(
     *,
     preferred_sheets: tuple[str, ...] = (),
     max_rows: int = DEFAULT_MAX_ROWS,
+    header_aliases: dict[str, list[str]] | None = None,
 ) -> Table:
     """Read the first table of a CSV or spreadsheet into strings.
 
     ``source`` is the file's bytes or a path; ``filename`` (for bytes) tells the type.
+    With ``header_aliases`` (canonical field -> accepted names), the header is the row
+    among the first few that names the most known columns, so title rows above it are
+    skipped (``Table.header_line`` says which row); without, the first non-blank row.
     Raises :class:`FileRejected` for empty, binary, unreadable or oversized files.
     """
     if isinstance(source, str | Path):
@@ -127,10 +135,11 @@ def read_table(
     if not data:
         raise FileRejected("The file is empty (0 bytes).", key="empty")
     kind = _sniff_kind(data, extension)
+    known = _known_headers(header_aliases) if header_aliases else None
     if kind == "spreadsheet":
-        table = _read_spreadsheet(data, preferred_sheets, max_rows)
+        table = _read_spreadsheet(data, preferred_sheets, max_rows, known)
     elif kind == "text":
-        table = _read_text(data, max_rows)
+        table = _read_text(data, max_rows, known)
     elif kind == "web_page":
         raise FileRejected(
             f"{filename} is a web page (HTML) with a spreadsheet's name, not a spreadsheet. "
@@ -202,23 +211,67 @@ def _decode(data: bytes) -> tuple[str, str]:
         ) from exc
 
 
-def _read_text(data: bytes, max_rows: int) -> Table:
+def _known_headers(aliases: dict[str, list[str]]) -> dict[str, str]:
+    """Normalised header text -> canonical field, for finding the header row."""
+    return {
+        normalize_header(name): canonical
+        for canonical, names in aliases.items()
+        for name in (canonical, *names)
+    }
+
+
+def _header_row_index(records: list[list], start: int, known: dict[str, str] | None) -> int:
+    """Index of the header among the first rows: the one naming the most known fields.
+
+    A title row names none (or one, by accident), so the first row naming two or more
+    distinct fields wins ties; without any such row the first non-blank row is the header
+    and the caller reports the missing columns.
+    """
+    if not known:
+        return start
+    best, best_hits = start, 1
+    seen = 0
+    for index in range(start, len(records)):
+        cells = records[index]
+        if not any(_cell_text(c) for c in cells):
+            continue
+        hits = len({known[k] for c in cells if (k := normalize_header(_cell_text(c))) in known})
+        if hits > best_hits:
+            best, best_hits = index, hits
+        seen += 1
+        if seen >= HEADER_SEARCH_ROWS:
+            break
+    return best
+
+
+def _delimiter(text: str) -> str:
+    """The separator of a CSV: the one most used on any of the first lines.
+
+    The first line may be a title ("XX小学花名册" alone, or followed by commas when Excel
+    saved it), so every one of the first lines has a say, not only the first.
+    """
+    lines = text[:65536].split("\n", HEADER_SEARCH_ROWS + 1)[: HEADER_SEARCH_ROWS + 1]
+    best, best_count = ",", 0
+    for candidate in (",", "\t", ";", "，"):
+        count = max((line.count(candidate) for line in lines), default=0)
+        if count > best_count:
+            best, best_count = candidate, count
+    return best
+
+
+def _read_text(data: bytes, max_rows: int, known: dict[str, str] | None = None) -> Table:
     try:
         text, encoding = _decode(data)
     except UnicodeDecodeError as exc:
         raise FileRejected("The file's text encoding could not be read.", key="encoding") from exc
     if "\x00" in text:
         raise FileRejected("This file contains binary data; it is not a CSV file.", key="type")
-    first_line = text.split("\n", 1)[0]
-    delimiter = max([",", "\t", ";", "，"], key=first_line.count)
-    if first_line.count(delimiter) == 0:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         records = _take(reader, max_rows)
     except csv.Error as exc:
         raise FileRejected(f"The CSV file is malformed: {exc}.", key="csv") from exc
-    return _table_from_records(records, encoding=encoding)
+    return _table_from_records(records, encoding=encoding, known=known)
 
 
 def _take(records, max_rows: int) -> list[list[str]]:
@@ -235,14 +288,19 @@ def _take(records, max_rows: int) -> list[list[str]]:
 
 
 def _table_from_records(
-    records: list[list], *, encoding: str | None = None, sheet_name: str | None = None
+    records: list[list],
+    *,
+    encoding: str | None = None,
+    sheet_name: str | None = None,
+    known: dict[str, str] | None = None,
 ) -> Table:
-    # Leading blank rows (a title gap) are skipped; the first non-blank row is the header.
+    # Leading blank rows are skipped; title rows too when the known headers are given.
     start = 0
     while start < len(records) and not any(_cell_text(c) for c in records[start]):
         start += 1
     if start >= len(records):
         raise FileRejected("The file has no rows.", key="empty")
+    start = _header_row_index(records, start, known)
     headers = [normalize_cell(_cell_text(c)) for c in records[start]]
     rows = []
     nfkc = unicodedata.normalize
@@ -257,7 +315,13 @@ def _table_from_records(
         if not any(values):
             continue  # blank lines between pupils are not errors
         rows.append(TableRow(line=offset, values=values))
-    return Table(headers=headers, rows=rows, sheet_name=sheet_name, encoding=encoding)
+    return Table(
+        headers=headers,
+        rows=rows,
+        sheet_name=sheet_name,
+        encoding=encoding,
+        header_line=start + 1,
+    )
 
 
 def _cell_text(value: object) -> str:
@@ -302,7 +366,12 @@ def _check_zip_holds_spreadsheet(data: bytes) -> None:
     )
 
 
-def _read_spreadsheet(data: bytes, preferred_sheets: tuple[str, ...], max_rows: int) -> Table:
+def _read_spreadsheet(
+    data: bytes,
+    preferred_sheets: tuple[str, ...],
+    max_rows: int,
+    known: dict[str, str] | None = None,
+) -> Table:
     from python_calamine import CalamineWorkbook
 
     if data[:4] == b"PK\x03\x04":
@@ -333,4 +402,4 @@ def _read_spreadsheet(data: bytes, preferred_sheets: tuple[str, ...], max_rows: 
             key="too_many_rows",
             max_rows=max_rows,
         )
-    return _table_from_records(records, sheet_name=sheet_name)
+    return _table_from_records(records, sheet_name=sheet_name, known=known)

@@ -154,6 +154,10 @@ MESSAGES: dict[str, Any] = {
         "Excel turned this ID number into a number and lost digits; "
         "format the column as text and type it again"
     ),
+    "id_numbers_excel_column": _l(
+        "%(count)s ID numbers were damaged by Excel and were not imported (rows %(lines)s); "
+        "format the column as text to bring them in. ID numbers already recorded are kept."
+    ),
     "id_birth_mismatch": _l(
         "the ID number gives the birth date %(id_date)s, but the birth date is %(date)s"
     ),
@@ -376,7 +380,13 @@ def _issue_order(issue: Issue) -> tuple[int, int, str]:
 def read_roster(source: bytes | str | Path, filename: str | None = None) -> Table:
     """Read a roster file (sheet 花名册/Roster if present); raises ``FileRejected``."""
     max_rows = current_app.config.get("IMPORT_MAX_ROWS", 2_000_000)
-    return read_table(source, filename, preferred_sheets=SHEET_NAMES, max_rows=max_rows)
+    return read_table(
+        source,
+        filename,
+        preferred_sheets=SHEET_NAMES,
+        max_rows=max_rows,
+        header_aliases=HEADER_ALIASES,
+    )
 
 
 def map_roster_headers(headers: Sequence[str]) -> tuple[dict[str, int], list[Issue]]:
@@ -496,8 +506,24 @@ def _id_number(text: str) -> str:
     try:
         return validate_id_number(text)
     except InvalidMeasurement as exc:
+        if exc.key == "id_check_digit" and text.isdigit() and text.endswith("000"):
+            # Excel keeps 15 significant digits: 130104202006212345 becomes ...212000
+            raise _Problem("id_number_excel") from exc
         key = exc.key if exc.key in MESSAGES else "invalid_id_number"
         raise _Problem(key, **exc.params) from exc
+
+
+def compact_lines(lines: Sequence[int], limit: int = 12) -> str:
+    """Row numbers as a reader scans them: ``3–7, 9, 12`` and ``… (+310 more)``."""
+    runs: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    parts = [str(a) if a == b else f"{a}–{b}" for a, b in runs[:limit]]
+    hidden = sum(b - a + 1 for a, b in runs[limit:])
+    return ", ".join(parts) + (f" … (+{hidden})" if hidden else "")
 
 
 def _phone(text: str) -> str:
@@ -576,6 +602,9 @@ def parse_roster(
     code_index = columns.get("school_code")
     total = len(table.rows)
     rows = result.rows
+    # A column Excel damaged (IDs turned into numbers) never blocks the pupils: the IDs
+    # are left out (a stored one is kept) and the column gets one warning with the count.
+    excel_damaged: list[int] = []
 
     for position, table_row in enumerate(table.rows, start=1):
         line = table_row.line
@@ -593,6 +622,9 @@ def parse_roster(
             try:
                 values[name] = normalise(text)
             except _Problem as problem:
+                if problem.key == "id_number_excel":
+                    excel_damaged.append(line)
+                    continue
                 issues.append(
                     Issue(line, headers[index], text[:100], problem.key, ERROR, problem.params)
                 )
@@ -620,6 +652,17 @@ def parse_roster(
         if progress is not None and position % CHUNK == 0:
             progress(position, total)
 
+    if excel_damaged:
+        issues.append(
+            Issue(
+                None,
+                id_header,
+                "",
+                "id_numbers_excel_column",
+                WARNING,
+                {"count": len(excel_damaged), "lines": compact_lines(excel_damaged)},
+            )
+        )
     _check_duplicates(result, headers, columns, "student_number", "duplicate_student_number")
     _check_duplicates(result, headers, columns, "id_number", "duplicate_id_number")
     _plan_against_database(result, headers, columns, school_year)

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
+from schoolhealth.extensions import db
 from schoolhealth.roster.importing import parse_roster, read_roster
 from schoolhealth.tabular import FileRejected
 from tests.roster.fixtures.rosters import (
@@ -182,13 +183,96 @@ def test_xls_with_an_id_number_typed_as_text(school):
     assert result.rows[0].values["id_number"] == id_number(birth, "M", sequence=1)
 
 
-def test_xls_id_number_that_excel_turned_into_a_number_is_explained(school):
+def test_xls_id_numbers_excel_turned_into_numbers_never_block_the_pupils(school):
     # Typed without formatting the column as text, Excel keeps 15 significant digits.
-    rows = [["L0000000001", "张小明", "男", date(2017, 5, 14), 3, 2, 1.10105201705141e17, ""]]
+    rows = [
+        ["L0000000001", "张小明", "男", date(2017, 5, 14), 3, 2, 1.10105201705141e17, ""],
+        ["L0000000002", "李红", "女", date(2017, 6, 1), 3, 2, 1.10105201706012e17, ""],
+        pupil(3, name="欧阳娜娜", sex="F"),
+    ]
     table = read_roster(xls_bytes(HEADER_ZH, rows), "roster.xls")
     result = parse_roster(table, school=school, school_year=2026)
-    [issue] = [i for i in result.issues if i.is_error]
-    assert (issue.line, issue.column, issue.key) == (2, "身份证号", "id_number_excel")
+    assert not result.has_errors
+    assert [r.status for r in result.rows] == ["new", "new", "new"]
+    assert "id_number" not in result.rows[0].values
+    assert "id_number" in result.rows[2].values
+    [issue] = result.issues
+    assert (issue.line, issue.column, issue.key, issue.severity) == (
+        None,
+        "身份证号",
+        "id_numbers_excel_column",
+        "warning",
+    )
+    assert issue.message.startswith("2 ID numbers were damaged by Excel and were not imported")
+    assert "(rows 2–3)" in issue.message
+
+
+def test_330_damaged_ids_of_360_pupils_give_one_warning_and_every_pupil(school):
+    rows = []
+    for n in range(1, 361):
+        row = pupil(n)
+        if n <= 330:  # what a CSV saved by Excel from a number-formatted column holds
+            row[6] = f"{float(row[6][:17]):.5E}"  # 1.10105E+17
+        rows.append(row)
+    table = read_roster(csv_bytes(HEADER_ZH, rows), "roster.csv")
+    result = parse_roster(table, school=school, school_year=2026)
+    assert result.counts()["new"] == 360
+    assert [(i.key, i.params["count"]) for i in result.issues] == [("id_numbers_excel_column", 330)]
+
+
+def test_an_excel_damaged_id_keeps_the_id_already_stored(app, school, factories):
+    from schoolhealth.roster.importing import apply_roster
+
+    birth = date(2017, 5, 14)
+    stored = id_number(birth, "M", sequence=1)
+    student = factories.StudentFactory(
+        school=school, student_number="L0000000001", id_number=stored, birth_date=birth, sex="M"
+    )
+    # the full number, kept to 15 significant digits: ...000 and a wrong check digit
+    damaged = stored[:15] + "000" if stored[15:] != "000" else stored[:14] + "1000"
+    rows = [["L0000000001", student.name, "男", birth, 3, 2, damaged, ""]]
+    table = read_roster(csv_bytes(HEADER_ZH, rows), "roster.csv")
+    result = parse_roster(table, school=school, school_year=2026)
+    assert not result.has_errors
+    assert [i.key for i in result.issues] == ["id_numbers_excel_column"]
+    apply_roster(result, school=school, school_year=2026, user=None)
+    db.session.refresh(student)
+    assert student.id_number == stored
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        [["XX小学2026学年学生花名册"]],
+        [["XX小学2026学年学生花名册", "", "", ""], ["导出日期：2026-09-01"], []],
+        [[], ["Roster of class 3-2"], ["学生基本信息", "", "备注"]],
+    ],
+)
+def test_title_rows_above_the_header_are_skipped_and_the_header_row_is_named(school, above):
+    data = csv_bytes(HEADER_ZH, ROWS)
+    lines = [",".join(cells) for cells in above]
+    data = ("\r\n".join(lines) + "\r\n").encode() + data
+    table, result = check(data, "roster.csv", school)
+    assert table.header_line == len(above) + 1
+    assert [r.line for r in result.rows] == [len(above) + 2, len(above) + 3, len(above) + 4]
+
+
+def test_title_rows_in_a_spreadsheet(school):
+    rows = [["张小明 is not a header"], *ROWS]  # nothing here names two roster columns
+    title = ["XX小学2026学年学生花名册"]
+    data = xlsx_bytes(title, [[], HEADER_ZH, *ROWS])
+    table, result = check(data, "roster.xlsx", school)
+    assert table.header_line == 3
+    assert result.rows[0].line == 4
+    assert rows  # the title text itself is never read as a pupil
+
+
+def test_a_file_without_any_header_row_still_names_the_missing_columns(school):
+    data = csv_bytes(["XX小学花名册"], [["a"], ["b"]])
+    table = read_roster(data, "roster.csv")
+    assert table.header_line == 1
+    result = parse_roster(table, school=school, school_year=2026)
+    assert [i.key for i in result.file_errors][:1] == ["missing_column"]
 
 
 def test_tab_separated_text_saved_as_xls_is_read_as_text(school):

@@ -316,12 +316,6 @@ def test_wrong_check_digit_is_an_error_giving_the_right_one(school):
             "invalid_id_number",
             "not a valid ID number: 18 characters, 17 digits and a check digit",
         ),
-        (
-            "1.10105201705140E+17",
-            "id_number_excel",
-            "Excel turned this ID number into a number and lost digits; format the column as text "
-            "and type it again",
-        ),
     ],
 )
 def test_invalid_id_numbers_are_errors_saying_why(school, text, key, message):
@@ -429,8 +423,10 @@ def test_same_id_number_on_two_pupils_is_an_error(school):
 
 
 def test_id_number_of_another_pupil_in_the_database_is_an_error(school, factories):
-    holder = factories.StudentFactory(
-        school_class__school=school, id_number=id_number(BIRTH, "M", sequence=1)
+    holder = factories.StudentFactory(  # a number no row of the file has
+        school_class__school=school,
+        student_number="H0000000001",
+        id_number=id_number(BIRTH, "M", sequence=1),
     )
     result = parse([pupil(1)], school=school)
     [issue] = result.issues
@@ -541,3 +537,11 @@ def test_school_code_must_match_the_chosen_school(school, factories):
 def test_without_a_school_every_row_needs_a_school_code(factories):
     result = parse([pupil(1)], school=None)
     assert [i.key for i in result.issues] == ["school_code_missing"]
+
+
+def test_compact_lines_reads_like_a_person_would_write_them():
+    from schoolhealth.roster.importing import compact_lines
+
+    assert compact_lines([7, 3, 4, 5, 9, 12]) == "3–5, 7, 9, 12"
+    assert compact_lines(list(range(2, 400, 2)), limit=3) == "2, 4, 6 … (+196)"
+    assert compact_lines([5]) == "5"
