@@ -338,6 +338,7 @@ def show_import(job_id: int):
             job=job,
             school=school,
             report=report,
+            issue_message=lambda group: Issue.from_dict(group).message,
             counts=report.get("counts", {}),
             can_confirm=_can_confirm(job, report),
             expires_at=job.created_at + _confirm_ttl(),

@@ -412,3 +412,37 @@ def test_a_failed_job_says_why_in_the_readers_language(client, login_as, nurse):
     assert "上传的文件已不存在，请重新上传。" in chinese
     assert "no longer available" not in chinese
     assert student_count() == 0
+
+
+def test_the_preview_names_the_header_row_shows_the_first_rows_and_groups_problems(
+    client, login_as, nurse
+):
+    login_as(nurse)
+    rows = [pupil(n) for n in range(1, 13)]
+    for n in (3, 4, 5, 6, 9):  # the same problem on five rows
+        rows[n - 1][3] = "2015-13-01"
+    data = "第一小学2026学年学生花名册,,,,,,,\r\n".encode() + csv_bytes(HEADER_ZH, rows)
+    job_id = job_id_of(upload(client, data))
+    page = client.get(f"/roster/import/{job_id}").get_data(as_text=True)
+    assert "Row 2 of the file was used as the header" in page
+    sample = page[page.index('id="import-sample"') :]
+    sample = sample[: sample.index("</table>")]
+    assert sample.count("<tr") == 6  # header + the first five rows
+    assert "<td>3</td>" in sample or '<td class="num">3</td>' in sample
+    assert "Grade 3, class 2" in sample or "年级" in sample
+    groups = page[page.index('id="import-groups"') :]
+    groups = groups[: groups.index("</table>")]
+    assert groups.count("not a valid date") == 1
+    assert "5–8, 11" in groups  # file rows: the header is row 2
+    assert "(5 rows)" in groups
+    assert 'id="issues-row-by-row"' in page
+
+
+def test_the_preview_in_chinese(client, login_as, nurse):
+    nurse.locale = "zh_Hans_CN"
+    db.session.commit()
+    login_as(nurse)
+    data = "花名册\r\n".encode() + csv_bytes(HEADER_ZH, [pupil(1)])
+    page = client.get(f"/roster/import/{job_id_of(upload(client, data))}").get_data(as_text=True)
+    assert "文件第 2 行" in page
+    assert "读取到的前几行" in page
