@@ -67,6 +67,10 @@ def import_roster_command(
             click.echo(f"{file.name}: {exc}", err=True)
             raise SystemExit(EXIT_ERRORS) from None
         parse = parse_roster(table, school=school, school_year=year, file_name=file.name)
+        if table.header_line > 1:
+            click.echo(
+                f"Row {table.header_line} is the header; the title rows above it were skipped."
+            )
         for issue in sorted(parse.issues, key=lambda i: (i.line or 0, i.column)):
             click.echo(issue.format())
         counts = parse.counts()
