@@ -145,6 +145,7 @@ def register_template_helpers(app: Flask) -> None:
         current_language=current_language,
         LANGUAGES=app.config["LANGUAGES"],
         grade_class=labels.class_label,
+        grade_label=labels.grade_label,
     )
     app.jinja_env.filters.update(
         mask_id=mask_id_number,

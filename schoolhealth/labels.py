@@ -23,13 +23,51 @@ def sex_label(code: str | None) -> str:
     return str(label) if label is not None else (code or "")
 
 
+# Grades as Chinese schools write them: 一年级…六年级 (小学), 七年级…九年级 (初中), 高一…高三.
+CHINESE_GRADES = {
+    1: "一年级",
+    2: "二年级",
+    3: "三年级",
+    4: "四年级",
+    5: "五年级",
+    6: "六年级",
+    7: "七年级",
+    8: "八年级",
+    9: "九年级",
+    10: "高一",
+    11: "高二",
+    12: "高三",
+}
+
+
+def _chinese() -> bool:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale is not None and locale.language == "zh"
+
+
+def grade_label(grade: int | None) -> str:
+    """A grade as people say it: "Grade 3" / 三年级, "Grade 10" / 高一."""
+    if grade is None:
+        return "—"
+    if _chinese() and grade in CHINESE_GRADES:
+        return CHINESE_GRADES[grade]
+    return gettext("Grade %(grade)s", grade=grade)
+
+
 def class_label(grade: int | None, name: str | None) -> str:
-    """A class as people say it: "Grade 3, class 2" (3年级2班); "—" for no class.
+    """A class as people say it: "Grade 3, class 2" / 三年级（2）班; "—" for no class.
 
     ``SchoolClass.label`` ("3-2") stays for compact technical uses (logs, audit summaries).
     """
     if grade is None or name is None:
         return "—"
+    if _chinese() and grade in CHINESE_GRADES:
+        # a numbered class is written 三年级（2）班; a named one (实验班) as it is
+        if name.isdigit():
+            return f"{CHINESE_GRADES[grade]}（{name}）班"
+        return f"{CHINESE_GRADES[grade]}{name}" + ("" if name.endswith("班") else "班")
     return gettext("Grade %(grade)s, class %(name)s", grade=grade, name=name)
 
 

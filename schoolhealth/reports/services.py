@@ -33,6 +33,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, and_, case, cast, extract, false, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from .. import labels
 from ..extensions import db
 from ..models import (
     District,
@@ -287,7 +288,7 @@ def _labels(by: str | None, keys: Sequence[Any]) -> dict[Any, str]:
         )
         return {k: names.get(k, str(k)) for k in keys}
     if by == "grade":
-        return {k: gettext("Grade %(grade)s", grade=k) for k in keys}
+        return {k: labels.grade_label(k) for k in keys}
     if by == "sex":
         return {k: sex_label(k) for k in keys}
     if by == "age":

@@ -418,7 +418,7 @@ class PromoteForm(FlaskForm):
         ]
         self.grade_values = [g for g in grades if g < 12]
         self.graduating_grades.choices = [
-            SelectChoice(g, _("Grade %(grade)s", grade=g)) for g in self.grade_values
+            SelectChoice(g, labels.grade_label(g)) for g in self.grade_values
         ]
 
     def validate_from_year(self, field: SelectField) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from wtforms import SelectChoice, SelectField
 
-from .. import rules
+from .. import labels, rules
 from ..access import get_session_or_404, get_student_or_404, roles_required, scoped_sessions
 from ..audit import record_event
 from ..extensions import db
@@ -89,13 +89,10 @@ class FlagFilterForm(FlaskForm):
         ]
         grades = sorted({c.grade for c in classes})
         self.grade.choices = [SelectChoice("", _("All grades"))] + [
-            SelectChoice(str(g), _("Grade %(grade)s", grade=g)) for g in grades
+            SelectChoice(str(g), labels.grade_label(g)) for g in grades
         ]
         self.class_id.choices = [SelectChoice("", _("All classes"))] + [
-            SelectChoice(
-                str(c.id), _("Grade %(grade)s, class %(name)s", grade=c.grade, name=c.name)
-            )
-            for c in classes
+            SelectChoice(str(c.id), labels.class_label(c.grade, c.name)) for c in classes
         ]
         self.sort.choices = [SelectChoice(k, str(v)) for k, v in SORT_LABELS.items()]
         self.type.data = filters.screening_type or ""

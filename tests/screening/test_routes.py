@@ -303,7 +303,7 @@ def test_session_page_shows_progress_per_class(client, sign_in, world, factories
     db.session.commit()
     sign_in(world.nurse)
     chinese = client.get(f"/screening/sessions/{world.session.id}").get_data(as_text=True)
-    assert "<td>3年级2班</td>" in chinese
+    assert "<td>三年级（2）班</td>" in chinese
     assert "生长发育（身高、体重）、视力" in chinese  # a Chinese list separator
     flags_link = f"/screening/sessions/{world.session.id}/flags"
     from flask import current_app
@@ -371,7 +371,7 @@ def test_grid_labels_follow_the_users_language(client, sign_in, world):
         assert text in chinese
     # The class as people say it, and the count with the colon inside the translation.
     assert "<h1>Grade 3, class 2 <small" in english
-    assert "<h1>3年级2班 <small" in chinese
+    assert "<h1>三年级（2）班 <small" in chinese
     assert 'Screened: <strong id="grid-done">0</strong> / <span id="grid-total">3</span>' in english
     assert '已筛查：<strong id="grid-done">0</strong> / <span id="grid-total">3</span>' in chinese
     assert '<option value="frame" selected>框架眼镜</option>' in chinese
