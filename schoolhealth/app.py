@@ -151,6 +151,7 @@ def register_template_helpers(app: Flask) -> None:
         mask_id=mask_id_number,
         class_name=labels.school_class_label,
         sex_label=labels.sex_label,
+        growth_reference=labels.growth_reference_label,
         join_list=labels.join_list,
         audit_action=labels.audit_action_label,
         audit_entity=labels.audit_entity_label,

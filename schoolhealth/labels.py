@@ -40,6 +40,19 @@ CHINESE_GRADES = {
 }
 
 
+# Growth references by the name of their standard, never the stored code ("wst586").
+GROWTH_REFERENCE_NAMES = {
+    "wst586": "WS/T 586-2018",
+    "who2007": "WHO 2007",
+    "cdc2000": "CDC 2000",
+}
+
+
+def growth_reference_label(code: str | None) -> str:
+    """ "wst586" -> "WS/T 586-2018": the standard's own name, the same in both languages."""
+    return GROWTH_REFERENCE_NAMES.get(code or "", code or "—")
+
+
 def _chinese() -> bool:
     from flask_babel import get_locale
 

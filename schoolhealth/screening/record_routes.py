@@ -218,9 +218,9 @@ TYPE_COLUMNS: dict[str, tuple[Column, ...]] = {
 
 _VISION_CODES = {
     "normal": _l("Normal"),
-    "mild": _l("Mild reduced vision"),
-    "moderate": _l("Moderate reduced vision"),
-    "severe": _l("Severe reduced vision"),
+    "mild": _l("Reduced vision (mild)"),
+    "moderate": _l("Reduced vision (moderate)"),
+    "severe": _l("Reduced vision (severe)"),
 }
 _MYOPIA_CODES = {"no": _l("No"), "yes": _l("Suspected myopia"), "unknown": _l("Not assessed")}
 # evaluation.md codes as words, per column.
@@ -454,11 +454,7 @@ def _sex_words(sex: str) -> str:
     return _("boys") if sex == "M" else _("girls")
 
 
-REFERENCE_NAMES = {
-    "wst586": "WS/T 586-2018",
-    "who2007": "WHO 2007",
-    "cdc2000": "CDC 2000",
-}
+REFERENCE_NAMES = labels.GROWTH_REFERENCE_NAMES
 
 
 def _bmi_line_labels(reference: str) -> dict[str, str]:

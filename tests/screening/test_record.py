@@ -113,8 +113,8 @@ def test_record_with_one_result(client, sign_in, world, pupil):
     assert '<td class="code">None</td>' in growth  # thinness: none, in words
     assert 'data-code="weight_status"' in growth
     vision = _table(html, "vision")
-    assert "Moderate reduced vision" in vision
-    assert "Mild reduced vision" in vision
+    assert "Reduced vision (moderate)" in vision
+    assert "Reduced vision (mild)" in vision
     assert "Reduced vision (moderate) R" in vision  # the chip
     assert 'id="results-spine"' not in html  # not screened in this session
     # charts: one point each, with the girls' cutoff lines
