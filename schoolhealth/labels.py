@@ -138,7 +138,8 @@ AUDIT_ENTITIES: dict[str, Any] = {
     "roster": _l("Roster"),
     "screening_session": _l("Screening session"),
     "screening_result": _l("Screening result"),
-    "screening_results": _l("Screening results"),
+    "screening_results": _l("Screening result"),
+    "report": _l("Report"),
     "screening_flags": _l("Flagged pupils"),
     "database": _l("Database"),
     "letter": _l("Parent letter"),
@@ -206,6 +207,21 @@ AUDIT_ENTITY_FIELDS: dict[tuple[str, str], Any] = {
 def audit_action_label(code: str) -> str:
     label = AUDIT_ACTIONS.get(code)
     return str(label) if label is not None else code
+
+
+# Record types written under two codes (one result, or a bulk write of many) are one type
+# to a reader: the audit filter lists it once and finds both.
+AUDIT_ENTITY_SAME_AS = {"screening_results": "screening_result"}
+
+
+def audit_entity_type(code: str) -> str:
+    """The record type a code belongs to for filtering ("screening_results" -> result)."""
+    return AUDIT_ENTITY_SAME_AS.get(code, code)
+
+
+def audit_entity_codes(entity_type: str) -> list[str]:
+    """Every code stored for one record type."""
+    return [entity_type, *(c for c, t in AUDIT_ENTITY_SAME_AS.items() if t == entity_type)]
 
 
 def audit_entity_label(code: str) -> str:

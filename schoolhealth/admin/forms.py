@@ -18,7 +18,7 @@ from wtforms import BooleanField, DateField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..extensions import db
-from ..labels import audit_action_label, audit_entity_label
+from ..labels import audit_action_label, audit_entity_label, audit_entity_type
 from ..models import District, Institution, Role, School
 from ..rules.ruleset import GROWTH_REFERENCE_DEFAULT, GROWTH_REFERENCES
 from .services import PASSWORD_MIN_LENGTH, find_user
@@ -214,8 +214,9 @@ class AuditFilterForm(FlaskForm):
         self.action.choices = [("", _l("Any"))] + sorted(
             ((a, audit_action_label(a)) for a in actions), key=lambda choice: choice[1]
         )
+        types = {audit_entity_type(e) for e in entities}
         self.entity.choices = [("", _l("Any"))] + sorted(
-            ((e, audit_entity_label(e)) for e in entities), key=lambda choice: choice[1]
+            ((e, audit_entity_label(e)) for e in types), key=lambda choice: choice[1]
         )
         self.school.choices = [("", _l("Any"))] + school_choices()[1:]
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..audit import changed_fields, record_event, snapshot
 from ..extensions import db
-from ..labels import join_list
+from ..labels import audit_entity_codes, join_list
 from ..models import (
     AuditEvent,
     District,
@@ -730,7 +730,7 @@ def audit_query(filters: AuditFilter) -> Select:
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.entity:
-        query = query.where(AuditEvent.entity == filters.entity)
+        query = query.where(AuditEvent.entity.in_(audit_entity_codes(filters.entity)))
     if filters.school_id:
         query = query.where(
             or_(

@@ -651,3 +651,18 @@ def test_nurses_cannot_read_the_audit_log(client, factories, login_as):
     login_as(nurse)
     assert client.get("/admin/audit").status_code == 403
     assert client.get(f"/admin/audit?school={nurse.school_id}").status_code == 403
+
+
+def test_the_audit_record_type_filter_lists_each_type_once_and_finds_all_its_events(client, admin):
+    for entity, summary in (("screening_result", "ONE"), ("screening_results", "MANY")):
+        db.session.add(AuditEvent(action="update", entity=entity, summary=summary))
+    db.session.commit()
+    html = client.get("/admin/audit").get_data(as_text=True)
+    select_box = html[
+        html.index('id="entity"') : html.index("</select>", html.index('id="entity"'))
+    ]
+    assert select_box.count(">Screening result<") == 1
+    assert "screening_results" not in select_box
+    page = client.get("/admin/audit?entity=screening_result").get_data(as_text=True)
+    assert "ONE" in page
+    assert "MANY" in page
