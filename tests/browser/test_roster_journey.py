@@ -110,3 +110,25 @@ def test_a_large_roster_is_checked_and_imported_in_the_background(
     expect(page.locator("#import-done")).to_be_visible()
     expect(page.get_by_test_id("count-created")).to_have_text("30")
     connection.close()
+
+
+def test_the_roster_list_fits_a_phone(live_server, page, factories):
+    """At 375 px a pupil is a card with the name on top; the page never scrolls sideways."""
+    from playwright.sync_api import expect
+
+    school = factories.SchoolFactory(code="S-PHONE", name="手机小学")
+    nurse = factories.NurseFactory(school=school)
+    for n in range(3):
+        factories.StudentFactory(school_class__school=school, name=f"学生{n}")
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Username").fill(nurse.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#login-form button[type=submit]").click()
+    page.goto(f"{live_server}/roster/")
+    expect(page.locator("table.roster-table tbody tr")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    first = page.locator("table.roster-table tbody tr").first
+    name_box = first.locator("td").nth(1).bounding_box()
+    number_box = first.locator("td").nth(0).bounding_box()
+    assert name_box["y"] < number_box["y"]  # the name is the card's title
