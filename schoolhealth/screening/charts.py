@@ -306,7 +306,7 @@ def render_chart(
 
 def _y_axis(scale: _Scale, text: ChartText) -> list[str]:
     step = nice_step(scale.y1 - scale.y0)
-    parts = ['<g class="axis axis-y" font-size="11" fill="#5b6475">']
+    parts = ['<g class="axis axis-y" font-size="13" fill="#5b6475">']
     for tick in _ticks(scale.y0, scale.y1, step):
         y = _fmt(scale.y(tick))
         parts.append(
@@ -344,7 +344,7 @@ def _date_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
 
 
 def _x_axis(scale: _Scale, text: ChartText, x_kind: str) -> list[str]:
-    parts = ['<g class="axis axis-x" font-size="11" fill="#5b6475">']
+    parts = ['<g class="axis axis-x" font-size="13" fill="#5b6475">']
     bottom = MARGIN_TOP + PLOT_HEIGHT
     if x_kind == "date":
         ticks = _date_ticks(scale.x0, scale.x1)
@@ -374,7 +374,7 @@ LINE_STYLES = {
 
 
 def _reference_lines(scale: _Scale, lines: Sequence[ReferenceLine]) -> list[str]:
-    parts = ['<g class="reference" font-size="11">']
+    parts = ['<g class="reference" font-size="13">']
     labels: list[tuple[float, ReferenceLine, str]] = []
     for line in lines:
         vertices = _line_extent(line, scale.x0, scale.x1)
@@ -432,7 +432,8 @@ def _series(scale: _Scale, series: Sequence[Series], text: ChartText, x_kind: st
         if len(points) > 1:
             coords = " ".join(f"{_fmt(scale.x(p.x))},{_fmt(scale.y(p.y))}" for p in points)
             parts.append(
-                f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="1.5"/>'
+                f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="1.5"'
+                + (' stroke-dasharray="6 3"/>' if square else "/>")
             )
         for p in points:
             cx, cy = scale.x(p.x), scale.y(p.y)
@@ -442,9 +443,11 @@ def _series(scale: _Scale, series: Sequence[Series], text: ChartText, x_kind: st
             if multi:
                 tip = f"{one.label}, {tip}"
             if square:
+                # hollow and larger, so a circle of the other eye at the same value shows
+                # through: equal eyes are both visible
                 mark = (
-                    f'<rect class="point" x="{_fmt(cx - 3.5)}" y="{_fmt(cy - 3.5)}" width="7"'
-                    f' height="7" fill="{color}"'
+                    f'<rect class="point" x="{_fmt(cx - 5)}" y="{_fmt(cy - 5)}" width="10"'
+                    f' height="10" fill="none" stroke="{color}" stroke-width="1.6"'
                 )
             else:
                 mark = f'<circle class="point" cx="{_fmt(cx)}" cy="{_fmt(cy)}" r="3.5"'
@@ -459,7 +462,7 @@ def _series(scale: _Scale, series: Sequence[Series], text: ChartText, x_kind: st
                 x = min(max(cx, MARGIN_LEFT + 30), MARGIN_LEFT + PLOT_WIDTH - 30)
                 parts.append(
                     f'<text class="point-label" x="{_fmt(x)}" y="{_fmt(y)}"'
-                    f' text-anchor="middle" font-size="10" fill="#5b6475">'
+                    f' text-anchor="middle" font-size="12" fill="#5b6475">'
                     f"{escape(p.when.isoformat())}</text>"
                 )
         parts.append("</g>")
@@ -470,7 +473,7 @@ def _series(scale: _Scale, series: Sequence[Series], text: ChartText, x_kind: st
             color = SERIES_COLORS[index % len(SERIES_COLORS)]
             y = MARGIN_TOP + PLOT_HEIGHT - 8 - 16 * (len(series) - 1 - index)
             parts.append(
-                f'<g class="legend" font-size="11"><rect x="{x}" y="{y - 5}" width="10"'
+                f'<g class="legend" font-size="13"><rect x="{x}" y="{y - 5}" width="10"'
                 f' height="10" fill="{color}"/><text x="{x + 14}" y="{y}"'
                 f' dominant-baseline="middle">{escape(one.label)}</text></g>'
             )
@@ -541,17 +544,34 @@ def height_for_age_chart(
     )
 
 
+def weight_lines_at_height(
+    sex: rules.Sex, reference: str, height_cm: Number, labels: Mapping[str, str]
+) -> list[ReferenceLine]:
+    """The BMI cutoffs as weights for a pupil of ``height_cm``: weight = BMI x height².
+
+    No national weight-for-age cutoff applies to 6-18 y (WS/T 586 and WS/T 456 judge
+    BMI), so the weight chart shows where this pupil, at the latest height, would cross
+    the overweight, obesity and thinness lines: the same decision, read in kilograms.
+    """
+    square = (float(height_cm) / 100) ** 2
+    return [
+        ReferenceLine(line.key, line.label, tuple((x, y * square) for x, y in line.points))
+        for line in bmi_lines(sex, reference, labels)
+    ]
+
+
 def weight_for_age_chart(
     points: Sequence[tuple[Number, Number, date]],
+    lines: Sequence[ReferenceLine] = (),
     *,
     text: ChartText,
     chart_id: str = "chart-weight",
     around_age: float | None = None,
 ) -> str:
-    """Weight (kg) by age (years). No national weight-for-age cutoff applies to 6-18 y."""
+    """Weight (kg) by age (years), with :func:`weight_lines_at_height` when a height is known."""
     return _age_chart(
         points,
-        [],
+        lines,
         text=text,
         chart_id=chart_id,
         css_class="chart-weight",

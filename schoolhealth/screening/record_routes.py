@@ -536,15 +536,34 @@ def growth_charts(student: Student, results: list[ScreeningResult]) -> ChartGrou
         no_data=_("No height measured yet."),
         lines={"stunting": _("Stunting (≤, WS/T 456)")},
     )
+    reference_name = REFERENCE_NAMES.get(reference, reference)
+    latest_height = next(
+        (r.height_cm for r, _a in reversed(measured) if r.height_cm is not None), None
+    )
     weight_text = charts.ChartText(
         title=_("Weight for age"),
-        description=_("The pupil's weight at %(count)s screenings.", count=len(weight_points)),
+        description=_("The pupil's weight at %(count)s screenings.", count=len(weight_points))
+        + (
+            " "
+            + _(
+                "The lines are the %(reference)s BMI cutoffs as weights at the latest height "
+                "(%(height)s cm).",
+                reference=reference_name,
+                height=flags.format_value("height_cm", latest_height),
+            )
+            if latest_height is not None
+            else ""
+        ),
         x_label=age_label,
         y_label=_("Weight"),
         unit="kg",
         no_data=_("No weight measured yet."),
     )
-    reference_name = REFERENCE_NAMES.get(reference, reference)
+    weight_lines = (
+        charts.weight_lines_at_height(sex, reference, latest_height, _bmi_line_labels(reference))
+        if latest_height is not None
+        else []
+    )
     bmi_text = charts.ChartText(
         title=_("BMI for age"),
         description=_(
@@ -590,9 +609,20 @@ def growth_charts(student: Student, results: list[ScreeningResult]) -> ChartGrou
             weight_text.title,
             Markup(
                 charts.weight_for_age_chart(
-                    weight_points, text=weight_text, chart_id="chart-weight", around_age=around
+                    weight_points,
+                    weight_lines,
+                    text=weight_text,
+                    chart_id="chart-weight",
+                    around_age=around,
                 )
             ),
+            note=_(
+                "Lines: the BMI cutoffs of %(reference)s at the latest height (%(height)s cm).",
+                reference=reference_name,
+                height=flags.format_value("height_cm", latest_height),
+            )
+            if latest_height is not None
+            else "",
         ),
         ChartBlock(
             "bmi",

@@ -274,8 +274,8 @@ def test_acuity_chart_has_both_eyes_on_the_five_point_scale_and_the_50_line():
         points = plot.points(key)
         assert [p.get("data-date") for p in points] == [d.isoformat() for d, _ in values]
         for point, (when, value) in zip(points, values, strict=True):
-            cx = float(point.get("cx") or float(point.get("x")) + 3.5)
-            cy = float(point.get("cy") or float(point.get("y")) + 3.5)
+            cx = float(point.get("cx") or float(point.get("x")) + 5)
+            cy = float(point.get("cy") or float(point.get("y")) + 5)
             assert plot.data_y(cy) == pytest.approx(float(value), abs=plot.y_tolerance)
             assert plot.data_x(cx) == pytest.approx(when.toordinal(), abs=plot.x_tolerance)
     legend = [
@@ -388,3 +388,20 @@ def test_age_domain(ages, around, expected):
 )
 def test_nice_step(span, step):
     assert charts.nice_step(span) == pytest.approx(step)
+
+
+@pytest.mark.parametrize("sex", [Sex.MALE, Sex.FEMALE])
+def test_weight_lines_are_the_bmi_cutoffs_at_the_pupils_height(sex):
+    """A pupil of 140 cm is overweight from (BMI cutoff x 1.96) kg: the chart shows that."""
+    labels = {"overweight": "Overweight", "obese": "Obesity", "thinness": "Thinness"}
+    bmi = {line.key: line for line in charts.bmi_lines(sex, "wst586", labels)}
+    weight = {line.key: line for line in charts.weight_lines_at_height(sex, "wst586", 140, labels)}
+    assert set(weight) == set(bmi)
+    for key, line in weight.items():
+        for (x, kg), (bx, cutoff) in zip(line.points, bmi[key].points, strict=True):
+            assert x == bx
+            assert kg == pytest.approx(cutoff * 1.96)
+    svg = charts.weight_for_age_chart(
+        [(9.42, Decimal("31.5"), date(2026, 10, 12))], list(weight.values()), text=TEXT
+    )
+    assert {p.get("data-key") for p in Plot.of(svg).root.iter(f"{SVG}path")} >= set(weight)
