@@ -7,7 +7,7 @@ build files and databases of any size::
     for pupil in generate_pupils(2000, seed=2026, school_year=2026):
         pupil["name"], pupil["id_number"]          # '王梓涵', '33010620190305102X'
 
-The pupils are shaped like a real Chinese roster (shared/formats/roster.md): common
+The pupils are shaped like a real Chinese roster (docs/formats/roster.md): common
 surnames and given-name characters, sexes at the national birth ratio, birth dates that
 fit the grade (a pupil enters grade 1 in the September after turning 6, so the age at
 1 September is grade + 5 to grade + 6 years; a few repeaters are a year older), classes
@@ -366,7 +366,7 @@ def _eye(rng: random.Random, se: float, reduced: bool) -> tuple[Decimal, Decimal
 def generate_measurements(
     rng: random.Random, *, sex: str, birth_date: date, grade: int, screening_date: date
 ) -> dict[str, Any]:
-    """One pupil's growth, vision and spine measurements (shared/formats/results.md fields).
+    """One pupil's growth, vision and spine measurements (docs/formats/results.md fields).
 
     Values are Decimals at the precision the result columns keep; about 0.5% of pupils
     are absent (``{"absent": True}``). Distributions: height around the China 2005 medians,

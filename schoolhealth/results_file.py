@@ -1,4 +1,4 @@
-"""Results files (shared/formats/results.md) in, evaluation CSV (evaluation.md) out.
+"""Results files (docs/formats/results.md) in, evaluation CSV (evaluation.md) out.
 
 The offline path of ``flask rules evaluate IN OUT`` for institutions: read any file
 :func:`schoolhealth.tabular.read_table` accepts, match the Chinese or English headers,
@@ -143,7 +143,7 @@ def _check_columns(columns: dict[str, int]) -> None:
     if "student_number" not in columns and "id_number" not in columns:
         raise FileRejected(
             "The file needs a student_number (学籍号) or id_number (身份证号) column "
-            "(shared/formats/results.md).",
+            "(docs/formats/results.md).",
             key="missing_identification",
         )
     if not any(name in columns for name in MEASUREMENT_FIELDS):

@@ -1,8 +1,8 @@
 """``flask rules ...``: offline use of the screening rules (registered in create_app).
 
-``flask rules evaluate IN OUT`` reads a results file (shared/formats/results.md: CSV or
+``flask rules evaluate IN OUT`` reads a results file (docs/formats/results.md: CSV or
 spreadsheet, Chinese or English headers) and writes the evaluation CSV of
-shared/formats/evaluation.md (UTF-8 with BOM, input columns first). Nothing is written
+docs/formats/evaluation.md (UTF-8 with BOM, input columns first). Nothing is written
 to the database: institutions can check a file before uploading it.
 """
 

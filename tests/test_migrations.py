@@ -1,4 +1,4 @@
-"""Migrations are code under test (STYLE.md §3.3, habit 11).
+"""Migrations are code under test (docs/DEVELOPING.md, habit 11).
 
 One head (Redash); ``upgrade head`` on an empty database gives exactly the models'
 schema, and every revision downgrades and upgrades again (SecureDrop). Each test gets

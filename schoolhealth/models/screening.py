@@ -76,8 +76,8 @@ class ScreeningSession(TimestampMixin, db.Model):
 class ScreeningResult(TimestampMixin, db.Model):
     """One pupil's measurements in one session, plus the codes the rules derived from them.
 
-    Measurements follow shared/formats/results.md (a NULL is "not measured", never
-    "normal"); the derived columns hold shared/formats/evaluation.md codes so reports
+    Measurements follow docs/formats/results.md (a NULL is "not measured", never
+    "normal"); the derived columns hold docs/formats/evaluation.md codes so reports
     can count prevalence with plain GROUP BY queries.
     """
 

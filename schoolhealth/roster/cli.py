@@ -57,7 +57,7 @@ def import_roster_command(
     dry_run: bool,
     skip_invalid_rows: bool,
 ) -> None:
-    """Import a roster file (CSV, .xlsx, .xls or .ods; see shared/formats/roster.md)."""
+    """Import a roster file (CSV, .xlsx, .xls or .ods; see docs/formats/roster.md)."""
     school = _school_by_code(school_code) if school_code else None
     year = school_year or current_school_year(date.today())
     with force_locale("en"):

@@ -1,6 +1,6 @@
 """Roster export: a school's pupils as a roster.md file that imports back unchanged.
 
-The columns are the canonical English headers of shared/formats/roster.md; sex is M/F,
+The columns are the canonical English headers of docs/formats/roster.md; sex is M/F,
 dates ISO, the grade a number and the class its name. This is the one place resident ID
 numbers leave the system in full, so every export is audited (action "export").
 """

@@ -1,6 +1,6 @@
 """Views of the roster import (upload, dry-run report, confirm, progress) and export.
 
-The flow is habit 6 of STYLE.md in the browser: an upload is always checked first (the
+The flow is habit 6 of docs/DEVELOPING.md in the browser: an upload is always checked first (the
 dry run) and nothing is written until the user confirms the report. The uploaded file
 waits server-side in a :class:`~schoolhealth.models.Job` row ("draft") that only its
 uploader can see or confirm, and only for ``IMPORT_CONFIRM_MINUTES``. Both the check and

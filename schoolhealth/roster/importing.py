@@ -1,7 +1,7 @@
-"""Roster import in two phases (STYLE.md §3.3 habit 6): check everything, then write.
+"""Roster import in two phases (docs/DEVELOPING.md, habit 6): check everything, then write.
 
 :func:`parse_roster` is phase 1. It maps the file's headers to the fields of
-shared/formats/roster.md, normalises every cell and checks each row against the file
+docs/formats/roster.md, normalises every cell and checks each row against the file
 itself and the database (duplicates, another school's student number, an ID number
 already on another pupil). It writes nothing, so it *is* the dry run, and it plans the
 change of every row (new / updated / unchanged) for the report.
@@ -61,7 +61,7 @@ from .services import name_initials, normalize_class_name, parse_grade
 
 logger = logging.getLogger(__name__)
 
-# --- the contract: shared/formats/roster.md ----------------------------------------------
+# --- the contract: docs/formats/roster.md ----------------------------------------------
 
 
 @dataclass(frozen=True)

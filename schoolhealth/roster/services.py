@@ -98,7 +98,7 @@ _PLAIN_GRADE = re.compile(r"(?:小学)?(.+?)(?:年级)?")
 def parse_grade(text: str) -> int:
     """A grade 1-12 from the ways rosters write it; ValueError otherwise.
 
-    Accepted (shared/formats/roster.md): 1-12 (also "3年级", full-width digits),
+    Accepted (docs/formats/roster.md): 1-12 (also "3年级", full-width digits),
     一年级…十二年级, 七年级…九年级, 初一/初二/初三 -> 7-9 and 高一/高二/高三 -> 10-12
     (also 初中一年级, 高中三年级).
     """

@@ -1,10 +1,10 @@
 """The screening rules core: pure functions over measurements, no Flask, no database.
 
-Standards (see shared/standards/README.md and data/SOURCES.md): WS/T 586-2018
+Standards (see tests/reference/README.md and data/SOURCES.md): WS/T 586-2018
 (overweight/obesity), WS/T 456-2014 (thinness, stunting), WS/T 428-2013 (adults),
 WHO 2007 and CDC 2000 BMI-for-age (district options), GB/T 11533-2011 (acuity notation),
 the NHC 2019 myopia guideline (视力不良, 筛查性近视), GB/T 16133-2014 (spine), WHO Oral
-Health Surveys 2013 (dmft/DMFT). Output codes are those of shared/formats/evaluation.md.
+Health Surveys 2013 (dmft/DMFT). Output codes are those of docs/formats/evaluation.md.
 
 Typical use::
 

@@ -3,7 +3,7 @@
 WS/T 586-2018 and WS/T 456-2014 use 实足年龄 (exact age on the measurement date) in
 half-year bands whose label is the band's start: "9.5~" is 9.5 y up to, not including,
 10.0 y, so the band is the exact age *floored* to the half year, never rounded
-(shared/standards/README.md §1.2, §8 item 1; test vector B6). WHO 2007 and CDC 2000 are
+(tests/reference/README.md §1.2, §8 item 1; test vector B6). WHO 2007 and CDC 2000 are
 looked up by completed months (README §7.1, §7.2).
 
 A month is completed on the same day of a later month; when that day does not exist

@@ -3,7 +3,7 @@
 A screening session stores ``RULESET_VERSION`` and ``RuleConfig.to_dict()`` when it
 flags results, so a later change of standard or of a district's choice never silently
 rewrites past results. The constants come from ``data/rules.toml``; each one there says
-which clause of shared/standards/README.md it rests on and whether it is VERIFIED.
+which clause of tests/reference/README.md it rests on and whether it is VERIFIED.
 """
 
 from __future__ import annotations

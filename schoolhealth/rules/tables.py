@@ -1,6 +1,6 @@
 """The rule set's data: cutoff tables (CSV) and named constants (rules.toml).
 
-The tables are the files of shared/standards/ copied unchanged into ``data/`` and read
+The tables are the files of tests/reference/ copied unchanged into ``data/`` and read
 with :mod:`importlib.resources`, so a wheel carries them and nothing is re-typed.
 Each loader is cached: the files are parsed once per process.
 """

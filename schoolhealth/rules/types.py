@@ -1,6 +1,6 @@
 """Value types of the rules core: enums, measurements, findings and evaluations.
 
-Category strings are exactly the codes of shared/formats/evaluation.md, the system's
+Category strings are exactly the codes of docs/formats/evaluation.md, the system's
 one vocabulary; two extra statuses, ``not_applicable`` and ``not_evaluable``, mark a
 screened value the rules cannot classify (they are written as a blank result plus an
 explanation in ``errors``, never as "normal").
@@ -119,7 +119,7 @@ FINDING_CODES: dict[str, ScreeningType] = {
 
 @dataclass(frozen=True)
 class Measurements:
-    """One pupil's measurements, as in shared/formats/results.md (None = not measured).
+    """One pupil's measurements, as in docs/formats/results.md (None = not measured).
 
     Visual acuity is 5-point notation (GB/T 11533); refraction in dioptres; ATR in
     degrees; tooth fields hold FDI two-digit codes. ``absent`` = 缺检.

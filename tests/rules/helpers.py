@@ -1,8 +1,9 @@
 """Independent oracle for the rules tests.
 
-Everything here is written straight from shared/standards/README.md with Decimal
-arithmetic and reads the *shared* CSV files (not the package copies), so the tests
-check the package's integer fast path and its data copy against the specification.
+Everything here is written straight from tests/reference/README.md with Decimal
+arithmetic and reads the reference CSV files in tests/reference/ (not the package
+copies), so the tests check the package's integer fast path and its data copy
+against the specification.
 Age uses dateutil's relativedelta (an independent implementation) for birth days <= 28,
 where every month-counting convention agrees.
 """
@@ -17,14 +18,15 @@ from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "standards"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+"""The independent reference tables (tests/reference/, copied from the clinical specification)."""
 SEXES = ("M", "F")
 BIRTH = date(2010, 1, 15)  # day 15 exists in every month
 
 
 @cache
 def shared_rows(name: str) -> tuple[dict[str, str], ...]:
-    with (SHARED / name).open(encoding="utf-8", newline="") as fh:
+    with (REFERENCE / name).open(encoding="utf-8", newline="") as fh:
         return tuple(csv.DictReader(fh))
 
 

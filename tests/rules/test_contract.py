@@ -1,4 +1,4 @@
-"""The rules core speaks exactly the vocabulary of shared/formats/ (the public contracts).
+"""The rules core speaks exactly the vocabulary of docs/formats/ (the public contracts).
 
 evaluation.md and results.md are parsed here, so a column, an order or a code that
 drifts from the contract fails a test instead of reaching an institution's spreadsheet.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 
 from schoolhealth.rules import EVALUATION_COLUMNS, MEASUREMENT_FIELDS, types
 
-from .helpers import SHARED
-
-FORMATS = SHARED.parent / "formats"
+FORMATS = Path(__file__).resolve().parents[2] / "docs" / "formats"
 
 
 def table_rows(name: str, section: str | None = None) -> list[list[str]]:

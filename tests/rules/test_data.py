@@ -1,4 +1,4 @@
-"""The package's data copies equal shared/standards/, and the tables are self-consistent."""
+"""The package's data copies equal tests/reference/, and the tables are self-consistent."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from schoolhealth.rules import RULESET_VERSION, tables
 from schoolhealth.rules.tables import read_data_text
 
-from .helpers import SHARED, shared_rows
+from .helpers import REFERENCE, shared_rows
 
-CSV_FILES = sorted(p.name for p in SHARED.glob("*.csv"))
+CSV_FILES = sorted(p.name for p in REFERENCE.glob("*.csv"))
 
 
 def test_every_shared_table_is_shipped():
@@ -27,7 +27,7 @@ def test_every_shared_table_is_shipped():
 
 @pytest.mark.parametrize("name", CSV_FILES)
 def test_package_copy_equals_shared_table(name):
-    shared = (SHARED / name).read_text(encoding="utf-8")
+    shared = (REFERENCE / name).read_text(encoding="utf-8")
     assert read_data_text(name) == shared
 
 

@@ -2,8 +2,9 @@
 
 Each test probes just below, at and just above a cutoff, on the first day of the band,
 the day before it (previous band) and the band's last day, and compares with the
-oracle in helpers.py, which reads the shared CSV files. An off-by-one in the age band
-or a < / <= mistake changes at least one of these answers wherever adjacent rows differ.
+oracle in helpers.py, which reads the reference CSV files in tests/reference/. An
+off-by-one in the age band or a < / <= mistake changes at least one of these answers
+wherever adjacent rows differ.
 """
 
 from __future__ import annotations

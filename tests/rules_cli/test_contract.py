@@ -1,4 +1,4 @@
-"""``flask rules evaluate`` output against shared/formats/evaluation.md, on many rows.
+"""``flask rules evaluate`` output against docs/formats/evaluation.md, on many rows.
 
 A deterministic file of 400 varied pupils (valid values in English and Chinese, and some
 rejected ones) goes through the command; every output cell must be one the contract

@@ -1,7 +1,7 @@
 """Growth and vision charts (schoolhealth/screening/charts.py): pure SVG, no app.
 
 The cutoff lines are checked against the *shared* standard tables
-(shared/standards/*.csv), not the package copies: each line's pixel coordinates are
+(tests/reference/*.csv), not the package copies: each line's pixel coordinates are
 turned back into years and kg/m² (or cm) with the plot's declared domain, and every
 table row must appear as a flat segment over its half-year band at its value.
 """
@@ -21,7 +21,7 @@ import pytest
 from schoolhealth.rules import Sex
 from schoolhealth.screening import charts
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "standards"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 SVG = "{http://www.w3.org/2000/svg}"
 # x is written to 0.1 px: about 0.03 months on a 12-year chart; rows are a month apart.
 MONTH_TOLERANCE = 0.1
@@ -45,7 +45,7 @@ TEXT = charts.ChartText(
 
 
 def shared_rows(name: str) -> list[dict[str, str]]:
-    with open(SHARED / name, encoding="utf-8") as handle:
+    with open(REFERENCE / name, encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
