@@ -146,6 +146,7 @@ def register_template_helpers(app: Flask) -> None:
         LANGUAGES=app.config["LANGUAGES"],
         grade_class=labels.class_label,
         grade_label=labels.grade_label,
+        audit_summary=labels.audit_summary,
     )
     app.jinja_env.filters.update(
         mask_id=mask_id_number,
@@ -156,6 +157,7 @@ def register_template_helpers(app: Flask) -> None:
         audit_action=labels.audit_action_label,
         audit_entity=labels.audit_entity_label,
         audit_field=labels.audit_field_label,
+        audit_value=labels.audit_value,
     )
 
 

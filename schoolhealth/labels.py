@@ -196,12 +196,74 @@ AUDIT_FIELDS: dict[str, Any] = {
     "promoted": _l("Pupils promoted"),
     "graduated": _l("Pupils graduated"),
     "graduating_grades": _l("Graduating grades"),
+    "atr_positive_degrees": _l("ATR threshold (°)"),
+    "myopia_se_dioptres": _l("Myopia SE threshold (D)"),
+    "myopia_se_operator": _l("Myopia SE comparison"),
+    "sealant_first_molar_ages": _l("Sealant ages, first molars"),
+    "sealant_second_molar_ages": _l("Sealant ages, second molars"),
+    "adult_bmi": _l("Adult BMI cutoffs"),
+    "source": _l("Source"),
+    "results": _l("Results"),
+    "flagged": _l("Flagged"),
+    "classes": _l("Classes"),
+    "institution": _l("Screening institution"),
+    "school": _l("School"),
+    "district": _l("District"),
+    "user": _l("User"),
 }
 
 # Where a key means something else for one kind of record: a pupil's name is 姓名.
 AUDIT_ENTITY_FIELDS: dict[tuple[str, str], Any] = {
     ("student", "name"): _l("Name"),
 }
+
+
+def audit_value(value: Any, key: str = "") -> str:
+    """A before/after value in the reader's words: Yes/No, a role, a status, a standard.
+
+    Codes the trail stores ("in_progress", "nurse", "wst586", True) are shown as the pages
+    show them; a mapping (rule options, filters) becomes "label: value" pairs.
+    """
+    from .admin.forms import ROLE_LABELS
+    from .screening.services import STATUS_LABELS, TYPE_LABELS
+
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, dict):
+        return pgettext("list separator", ", ").join(
+            f"{audit_field_label(str(k))}: {audit_value(v, str(k))}" for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return join_list(audit_value(v, key) for v in value)
+    text = str(value)
+    if key == "types":
+        return join_list((t for t in text.split(",") if t), TYPE_LABELS)
+    by_key: dict[str, Mapping[str, Any]] = {
+        "role": ROLE_LABELS,
+        "status": STATUS_LABELS,
+        "sex": SEX_LABELS,
+        "growth_reference": GROWTH_REFERENCE_NAMES,
+        "locale": LANGUAGE_NAMES,
+        "guardian_language": LANGUAGE_NAMES,
+    }
+    label = by_key.get(key, {}).get(text)
+    return str(label) if label is not None else text
+
+
+LANGUAGE_NAMES: dict[str, str] = {"zh_Hans_CN": "简体中文", "zh": "中文", "en": "English"}
+
+
+def audit_summary(action: str, entity: str, after: Any, before: Any) -> str:
+    """A one-line description in the reader's language, for readers of other languages
+    than the stored summary's English (which stays the legal record, on the event page)."""
+    data = after if isinstance(after, dict) else before if isinstance(before, dict) else {}
+    name = next((str(data[k]) for k in ("name", "username", "code", "file") if data.get(k)), "")
+    parts = [audit_action_label(action), audit_entity_label(entity)]
+    if name:
+        parts.append(name)
+    return " · ".join(parts)
 
 
 def audit_action_label(code: str) -> str:

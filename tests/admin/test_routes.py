@@ -568,7 +568,7 @@ def test_audit_log_lists_newest_first_with_the_diff(client, admin, factories):
     client.post("/admin/institutions/new", data={"name": "Eye Clinic"})
     html = client.get("/admin/audit").get_data(as_text=True)
     assert html.index("institution Eye Clinic created") < html.index("district Haidian West")
-    assert '<td title="name">Name</td>' in html
+    assert '<td data-key="name">Name</td>' in html
     assert "Haidian</td>" in html
     assert "Haidian West</td>" in html
 
@@ -666,3 +666,23 @@ def test_the_audit_record_type_filter_lists_each_type_once_and_finds_all_its_eve
     page = client.get("/admin/audit?entity=screening_result").get_data(as_text=True)
     assert "ONE" in page
     assert "MANY" in page
+
+
+def test_the_audit_log_reads_in_chinese_without_codes_or_english(client, admin, factories):
+    admin.locale = "zh_Hans_CN"
+    db.session.add(
+        AuditEvent(
+            action="update",
+            entity="screening_session",
+            summary="session 3 updated by nurse.a",
+            before={"status": "planned", "growth_reference": "wst586", "active": False},
+            after={"status": "in_progress", "growth_reference": "who2007", "active": True},
+        )
+    )
+    db.session.commit()
+    html = client.get("/admin/audit").get_data(as_text=True)
+    row = html[html.index("<tbody>") : html.index("</tbody>")]
+    for english in ("updated by", "in_progress", "wst586", "True", "False"):
+        assert english not in row.replace('data-key="', "").replace('data-action="', "")
+    for chinese in ("修改", "计划中", "进行中", "WS/T 586-2018", "WHO 2007", "是", "否"):
+        assert chinese in row, chinese
