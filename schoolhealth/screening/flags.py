@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import get_locale, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, func, insert, select
@@ -734,8 +734,19 @@ def flag_counts(session: ScreeningSession, filters: FlagFilters) -> FlagCounts:
 # ----------------------------------------------------------------- export
 
 
-def export_headers() -> list[str]:
-    """The export's column titles in the current language (one row per finding)."""
+IDENTITY_HEADERS = (
+    "Student number",
+    "Name",
+    "Sex",
+    "Age (years)",
+    "Grade",
+    "Class",
+    "Resident ID number (masked)",
+    "Screening date",
+)
+
+
+def _identity_headers() -> list[str]:
     return [
         _("Student number"),
         _("Name"),
@@ -745,16 +756,46 @@ def export_headers() -> list[str]:
         _("Class"),
         _("Resident ID number (masked)"),
         _("Screening date"),
+    ]
+
+
+def export_headers() -> list[str]:
+    """The Findings sheet's column titles in the reader's language (one row per finding).
+
+    No internal codes here: the codes of docs/formats/evaluation.md are on the Codes sheet.
+    """
+    return [
+        *_identity_headers(),
         _("Screening"),
         _("Finding"),
-        _("Code"),
-        _("Category"),
-        _("Severity"),
         _("Referral"),
         *[str(MEASUREMENT_LABELS[f]) for f in _RESULT_COLUMNS],
-        _("Advice key"),
         _("Standard"),
     ]
+
+
+def pupil_headers() -> list[str]:
+    """The Pupils sheet's column titles: one row per pupil, every finding in one cell."""
+    return [
+        *_identity_headers(),
+        _("Findings"),
+        _("Referral"),
+        *[str(MEASUREMENT_LABELS[f]) for f in _RESULT_COLUMNS],
+    ]
+
+
+# The Codes sheet is for data work (the evaluation.md codes), the same in every language.
+CODE_HEADERS = [
+    "student_number",
+    "screening_date",
+    "screening_type",
+    "code",
+    "category",
+    "severity",
+    "refer",
+    "advice_key",
+    "standard",
+]
 
 
 def export_query(session: ScreeningSession, filters: FlagFilters) -> Select:
@@ -806,8 +847,17 @@ def export_query(session: ScreeningSession, filters: FlagFilters) -> Select:
     return _narrow_pupils(query, session, filters, Finding.student_id)
 
 
-def export_rows(session: ScreeningSession, filters: FlagFilters) -> list[list[Any]]:
-    """The export's rows, in :func:`export_headers` order; ID numbers masked."""
+@dataclass
+class FlagsWorkbook:
+    """The three sheets of the flags export, rows in each sheet's header order."""
+
+    pupils: list[list[Any]] = field(default_factory=list)
+    findings: list[list[Any]] = field(default_factory=list)
+    codes: list[list[Any]] = field(default_factory=list)
+
+
+def export_rows(session: ScreeningSession, filters: FlagFilters) -> FlagsWorkbook:
+    """The export's rows: per pupil, per finding, and the codes; ID numbers masked."""
     words: dict[tuple[Any, ...], Any] = {}
 
     def cached(make: Any, *args: Any) -> Any:
@@ -820,35 +870,61 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> list[list[An
     sex_labels = {"M": _("Male"), "F": _("Female")}
     yes_no = {True: _("Yes"), False: _("No")}
     locale = str(get_locale())
-    rows = []
+    book = FlagsWorkbook()
+    # one row per pupil (and screening date), in the order the pupils first appear
+    pupils: dict[tuple[Any, ...], tuple[list[Any], list[str], list[bool]]] = {}
+
     for rec in db.session.execute(export_query(session, filters)):
         age = _age(rec.birth_date, rec.screening_date)
         relevant = RELEVANT_FIELDS.get(rec.screening_type, ())
-        rows.append(
+        identity = [
+            rec.student_number,
+            rec.name,
+            sex_labels.get(rec.sex, rec.sex),
+            age.years if age else None,
+            rec.grade,
+            rec.class_name,
+            mask_id_number(rec.id_number),
+            rec.screening_date,
+        ]
+        label = services.flag_label(rec.code, rec.category, locale)
+        values = [cached(_export_value, f, getattr(rec, f)) for f in _RESULT_COLUMNS]
+        book.findings.append(
+            [
+                *identity,
+                cached(_type_label, rec.screening_type),
+                label,
+                yes_no[bool(rec.refer)],
+                *[
+                    v if f in relevant else None
+                    for f, v in zip(_RESULT_COLUMNS, values, strict=True)
+                ],
+                rec.standard,
+            ]
+        )
+        book.codes.append(
             [
                 rec.student_number,
-                rec.name,
-                sex_labels.get(rec.sex, rec.sex),
-                age.years if age else None,
-                rec.grade,
-                rec.class_name,
-                mask_id_number(rec.id_number),
                 rec.screening_date,
-                cached(_type_label, rec.screening_type),
-                services.flag_label(rec.code, rec.category, locale),
+                rec.screening_type,
                 rec.code,
                 rec.category,
                 rec.severity,
-                yes_no[bool(rec.refer)],
-                *[
-                    cached(_export_value, f, getattr(rec, f)) if f in relevant else None
-                    for f in _RESULT_COLUMNS
-                ],
+                int(bool(rec.refer)),
                 rec.advice_key,
                 rec.standard,
             ]
         )
-    return rows
+        row, labels, refers = pupils.setdefault(
+            (rec.student_id, rec.screening_date), ([*identity, None, None, *values], [], [])
+        )
+        labels.append(label)
+        refers.append(bool(rec.refer))
+    at = len(IDENTITY_HEADERS)
+    for row, labels, refers in pupils.values():
+        row[at], row[at + 1] = "; ".join(labels), yes_no[any(refers)]
+        book.pupils.append(row)
+    return book
 
 
 def _type_label(screening_type: str) -> str:
@@ -864,43 +940,53 @@ def _export_value(name: str, value: Any) -> Any:
 
 
 def write_xlsx(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str) -> bytes:
-    """An .xlsx workbook (XlsxWriter) of the rows; numbers stay numbers, dates dates.
+    """A one-sheet .xlsx of the rows (see :func:`write_workbook`)."""
+    return write_workbook([(title, headers, rows)])
 
-    Student numbers and ID numbers are written as text so Excel keeps their digits.
+
+def write_workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> bytes:
+    """An .xlsx workbook (XlsxWriter), one sheet per (title, headers, rows).
+
+    Numbers stay numbers and dates dates; the first column (student numbers) and ID
+    numbers are written as text so Excel keeps their digits. Every string is written as a
+    string cell, never a formula, so "=HYPERLINK(...)" in a name stays text.
     """
     import xlsxwriter
 
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
     try:
-        sheet = workbook.add_worksheet(title[:31] or "Flags")
         bold = workbook.add_format({"bold": True, "bg_color": "#F0F2F6"})
         iso_date = workbook.add_format({"num_format": "yyyy-mm-dd"})
         text = workbook.add_format({"num_format": "@"})
-        for column, header in enumerate(headers):
-            sheet.write_string(0, column, header, bold)
-        sheet.set_column(0, 0, 16)
-        sheet.set_column(1, 1, 12)
-        sheet.set_column(6, 6, 22)
-        sheet.set_column(7, 7, 12)
-        sheet.set_column(9, 9, 26)
-        sheet.freeze_panes(1, 2)
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row):
-                if value is None or value == "":
-                    continue
-                if isinstance(value, date):
-                    sheet.write_datetime(r, c, value, iso_date)
-                elif isinstance(value, bool):
-                    sheet.write_boolean(r, c, value)
-                elif isinstance(value, int | float | Decimal):
-                    sheet.write_number(r, c, float(value))
-                elif c in (0, 6):
-                    sheet.write_string(r, c, str(value), text)
-                else:
-                    sheet.write_string(r, c, str(value))
-        if rows:
-            sheet.autofilter(0, 0, len(rows), len(headers) - 1)
+        for title, headers, rows in sheets:
+            sheet = workbook.add_worksheet(title[:31] or "Sheet")
+            id_column = next(
+                (i for i, h in enumerate(headers) if h == _("Resident ID number (masked)")), -1
+            )
+            for column, header in enumerate(headers):
+                sheet.write_string(0, column, header, bold)
+            sheet.set_column(0, 0, 16)
+            sheet.set_column(1, 1, 12)
+            if id_column >= 0:
+                sheet.set_column(id_column, id_column, 22)
+            sheet.freeze_panes(1, 2)
+            for r, row in enumerate(rows, start=1):
+                for c, value in enumerate(row):
+                    if value is None or value == "":
+                        continue
+                    if isinstance(value, date):
+                        sheet.write_datetime(r, c, value, iso_date)
+                    elif isinstance(value, bool):
+                        sheet.write_boolean(r, c, value)
+                    elif isinstance(value, int | float | Decimal):
+                        sheet.write_number(r, c, float(value))
+                    elif c in (0, id_column):
+                        sheet.write_string(r, c, str(value), text)
+                    else:
+                        sheet.write_string(r, c, str(value))
+            if rows:
+                sheet.autofilter(0, 0, len(rows), len(headers) - 1)
     finally:
         workbook.close()
     return buffer.getvalue()
@@ -919,9 +1005,16 @@ def export_flags(
     health record is audited, one "view" event per pupil in the file (bulk insert; the
     caller commits).
     """
-    rows = export_rows(session, filters)
+    book = export_rows(session, filters)
+    rows = book.findings
     file_name = f"flags-session-{session.id}.xlsx"
-    content = write_xlsx(export_headers(), rows, title=_("Flags"))
+    content = write_workbook(
+        [
+            (pgettext("sheet name", "Pupils"), pupil_headers(), book.pupils),
+            (pgettext("sheet name", "Findings"), export_headers(), book.findings),
+            (pgettext("sheet name", "Codes"), CODE_HEADERS, book.codes),
+        ]
+    )
     student_ids = sorted(set(_student_ids(session, filters)))
     record_event(
         "export",

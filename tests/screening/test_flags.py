@@ -339,9 +339,9 @@ def test_flags_page_of_a_session_without_findings(client, sign_in, world):
 # ----------------------------------------------------------------- export
 
 
-def _sheet(data: bytes) -> list[list]:
+def _sheet(data: bytes, name: str = "Findings") -> list[list]:
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    return workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
 
 
 def test_export_has_one_row_per_finding_with_relevant_measurements(client, sign_in, flagged):
@@ -364,7 +364,9 @@ def test_export_has_one_row_per_finding_with_relevant_measurements(client, sign_
         "Resident ID number (masked)",
         "Screening date",
     ]
-    assert header[-2:] == ["Advice key", "Standard"]
+    assert header[-1] == "Standard"
+    for internal in ("Code", "Category", "Advice key", "Severity"):
+        assert internal not in header
     col = {name: i for i, name in enumerate(header)}
     body = rows[1:]
     # 1 (Pupil 1) + 5 (Pupil 2) + 2 (Pupil 3) + 4 (Ada)
@@ -376,16 +378,17 @@ def test_export_has_one_row_per_finding_with_relevant_measurements(client, sign_
     assert (obese[col["Grade"]], obese[col["Class"]]) == (3, "2")
     assert obese[col["Resident ID number (masked)"]] == "1101**********0011"
     assert obese[col["Finding"]] == "Obesity"
-    assert (obese[col["Code"]], obese[col["Category"]]) == ("weight_status", "obese")
     assert obese[col["Referral"]] == "Yes"
     assert obese[col["Height (cm)"]] == 130
     assert obese[col["BMI (kg/m²)"]] == pytest.approx(23.7)
     # growth finding: the vision values are not "relevant" and stay blank
     assert obese[col["Uncorrected visual acuity, right"]] in ("", None)
-    assert obese[col["Advice key"]].startswith("growth.")
     assert obese[col["Screening date"]] in (date(2026, 10, 12), "2026-10-12")
     vision = [r for r in body if r[col["Student number"]] == "G0003"]
-    assert [r[col["Code"]] for r in vision] == ["vision_right", "myopia_right"]
+    assert [r[col["Finding"]] for r in vision] == [
+        "Reduced vision (severe) R",
+        "Myopia not assessed (no refraction) R",
+    ]
     assert vision[0][col["Uncorrected visual acuity, right"]] == pytest.approx(4.5)
     assert vision[0][col["Height (cm)"]] in ("", None)
     # no full ID number anywhere in the file
@@ -399,10 +402,15 @@ def test_export_applies_the_filters(client, sign_in, flagged):
     rows = _sheet(
         client.get(_url(flagged.world.session, "/export.xlsx", category="vision:moderate")).data
     )
-    assert [(r[0], r[10]) for r in rows[1:]] == [
+    codes = _sheet(
+        client.get(_url(flagged.world.session, "/export.xlsx", category="vision:moderate")).data,
+        "Codes",
+    )
+    assert [(r[0], r[3]) for r in codes[1:]] == [
         ("G0002", "vision_right"),
         ("G0004", "vision_left"),
     ]
+    assert [r[0] for r in rows[1:]] == ["G0002", "G0004"]
     rows = _sheet(client.get(_url(flagged.world.session, "/export.xlsx", grade="4")).data)
     assert {r[0] for r in rows[1:]} == {"G0004"}
 
@@ -503,3 +511,39 @@ def test_findings_of_other_sessions_never_appear(flagged, factories):
     assert other.name not in _names(page)
     counts = flags.flag_counts(flagged.world.session, flags.FlagFilters())
     assert counts.flagged == 4
+
+
+def test_export_has_a_sheet_with_one_row_per_pupil_and_all_findings(client, sign_in, flagged):
+    sign_in(flagged.world.nurse)
+    data = client.get(_url(flagged.world.session, "/export.xlsx", sort="severity")).data
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    assert workbook.sheet_names == ["Pupils", "Findings", "Codes"]
+    rows = _sheet(data, "Pupils")
+    header, body = rows[0], rows[1:]
+    col = {name: i for i, name in enumerate(header)}
+    findings = _sheet(data)[1:]
+    # one row per pupil however the findings are sorted
+    assert sorted(r[0] for r in body) == sorted({r[0] for r in findings})
+    for row in body:
+        mine = [r for r in findings if r[0] == row[0]]
+        assert row[col["Findings"]] == "; ".join(r[9] for r in mine)
+        assert row[col["Referral"]] == ("Yes" if any(r[10] == "Yes" for r in mine) else "No")
+    obese = next(r for r in body if r[0] == "G0001")
+    assert obese[col["Height (cm)"]] == 130
+
+
+def test_the_chinese_workbook_has_no_internal_codes_outside_the_codes_sheet(
+    client, sign_in, flagged
+):
+    flagged.world.nurse.locale = "zh_Hans_CN"
+    db.session.commit()
+    sign_in(flagged.world.nurse)
+    data = client.get(_url(flagged.world.session, "/export.xlsx")).data
+    workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    assert workbook.sheet_names == ["学生", "异常明细", "代码"]
+    for name in ("学生", "异常明细"):
+        rows = _sheet(data, name)
+        text = " ".join(str(v) for r in rows for v in r if isinstance(v, str))
+        for code in ("weight_status", "vision_right", "obese", "growth.", "Male", "Yes"):
+            assert code not in text, (name, code)
+        assert "肥胖" in text
