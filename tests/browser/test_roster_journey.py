@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.factories import PASSWORD
-from tests.roster.fixtures.rosters import HEADER_ZH, csv_bytes, pupil
+from tests.roster.fixtures.rosters import HEADER_ZH, csv_bytes, pupil, xlsx_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +64,55 @@ def test_nurse_imports_a_roster_and_finds_a_pupil(live_server, page, factories, 
     expect(results).to_contain_text("L0000000002")
     expect(results).not_to_contain_text("张小明")
     assert re.search(r"q=lh", page.url)
+
+
+def test_real_world_files_a_title_row_and_ids_damaged_by_excel(
+    live_server, page, factories, tmp_path
+):
+    """Issue 8: a roster with a title row, then an .xlsx whose ID column Excel turned into
+    numbers, both imported through the page."""
+    from playwright.sync_api import expect
+
+    school = factories.SchoolFactory(code="S-REAL", name="真实小学")
+    nurse = factories.NurseFactory(school=school)
+    titled = tmp_path / "花名册.csv"
+    titled.write_bytes(
+        "真实小学2026学年学生花名册,,,,,,,\r\n".encode("gbk")
+        + csv_bytes(HEADER_ZH, [pupil(1, name="张小明"), pupil(2, name="李红", sex="F")],
+                    encoding="gbk")
+    )  # fmt: skip
+    damaged = tmp_path / "花名册.xlsx"
+    rows = []
+    for n in range(3, 8):
+        row = pupil(n, name=f"学生{n}")
+        row[6] = float(row[6][:17] + "0")  # an ID typed into a number cell
+        rows.append(row)
+    damaged.write_bytes(xlsx_bytes(HEADER_ZH, rows))
+
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Username").fill(nurse.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("#login-form button[type=submit]").click()
+
+    page.goto(f"{live_server}/roster/import")
+    page.set_input_files("#file", str(titled))
+    page.locator("#check-file").click()
+    expect(page.locator("#header-line")).to_contain_text("Row 2 of the file was used as the header")
+    expect(page.get_by_test_id("import-sample")).to_contain_text("张小明")
+    expect(page.get_by_test_id("count-new")).to_have_text("2")
+    page.get_by_test_id("confirm-import").click()
+    expect(page.get_by_test_id("count-created")).to_have_text("2")
+
+    page.goto(f"{live_server}/roster/import")
+    page.set_input_files("#file", str(damaged))
+    page.locator("#check-file").click()
+    expect(page.get_by_test_id("count-new")).to_have_text("5")
+    expect(page.get_by_test_id("count-errors")).to_have_text("0")
+    expect(page.get_by_test_id("import-groups")).to_contain_text(
+        "5 ID numbers were damaged by Excel and were not imported"
+    )
+    page.get_by_test_id("confirm-import").click()
+    expect(page.get_by_test_id("count-created")).to_have_text("5")
 
 
 @pytest.mark.redis
