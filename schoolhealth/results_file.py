@@ -35,6 +35,7 @@ from .rules import (
     rule_set_label,
     validate_id_number,
 )
+from .rules.fields import header_aliases
 from .tabular import FileRejected, Table, map_headers, read_table
 
 logger = logging.getLogger(__name__)
@@ -50,31 +51,7 @@ HEADER_ALIASES: dict[str, list[str]] = {
     "birth_date": ["出生日期", "出生年月日", "生日", "date of birth", "dob"],
     "screening_date": ["检查日期"],
     "absent": ["缺检"],
-    "height_cm": ["身高"],
-    "weight_kg": ["体重"],
-    "ucva_right": ["右眼裸眼视力"],
-    "ucva_left": ["左眼裸眼视力"],
-    "cva_right": ["右眼戴镜视力"],
-    "cva_left": ["左眼戴镜视力"],
-    "glasses": ["戴镜类型"],
-    "sph_right": ["右眼球镜"],
-    "cyl_right": ["右眼柱镜"],
-    "sph_left": ["左眼球镜"],
-    "cyl_left": ["左眼柱镜"],
-    "se_right": ["右眼等效球镜"],
-    "se_left": ["左眼等效球镜"],
-    "spine_general": ["一般检查"],
-    "adams": ["前屈试验"],
-    "atr_thoracic": ["胸段ATR"],
-    "atr_thoracolumbar": ["胸腰段ATR"],
-    "atr_lumbar": ["腰段ATR"],
-    "sagittal": ["前后弯曲"],
-    "prone_test": ["俯卧试验"],
-    "motion_test": ["脊柱运动试验", "运动试验"],
-    "caries_teeth": ["龋齿牙位"],
-    "filled_teeth": ["充填牙位"],
-    "missing_teeth": ["龋失牙位"],
-    "sealed_teeth": ["窝沟封闭牙位"],
+    **header_aliases(),  # the measurements: the field catalogue's headers
 }
 CASE_SENSITIVE_HEADERS = {
     "dmft": "dmft",

@@ -23,53 +23,19 @@ from typing import Any
 from . import bmi, dental, spine, vision
 from .age import Age, compute_age
 from .errors import FieldError, InvalidMeasurement, out_of_range
+from .fields import CHOICE_FIELDS, RANGE_OF_FIELD
 from .ruleset import DEFAULT_CONFIG, RULESET_VERSION, RuleConfig
 from .tables import constants, plausible_ranges
 from .types import (
-    ADAMS_CODES,
-    GLASSES_CODES,
     MEASUREMENT_FIELDS,
-    MOTION_TEST_CODES,
     NOT_APPLICABLE,
     NOT_EVALUABLE,
-    PRONE_TEST_CODES,
-    SAGITTAL_CODES,
-    SPINE_GENERAL_CODES,
     Evaluation,
     Finding,
     Measurements,
     ScreeningType,
     Sex,
 )
-
-# results.md field -> plausible-range spec name in rules.toml [plausible]
-RANGE_OF_FIELD = {
-    "height_cm": "height_cm",
-    "weight_kg": "weight_kg",
-    "ucva_right": "visual_acuity",
-    "ucva_left": "visual_acuity",
-    "cva_right": "visual_acuity",
-    "cva_left": "visual_acuity",
-    "sph_right": "sph",
-    "sph_left": "sph",
-    "cyl_right": "cyl",
-    "cyl_left": "cyl",
-    "se_right": "se",
-    "se_left": "se",
-    "atr_thoracic": "atr",
-    "atr_thoracolumbar": "atr",
-    "atr_lumbar": "atr",
-    "dmft": "dmft",
-    "DMFT": "DMFT",
-}
-CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
-    "glasses": GLASSES_CODES,
-    "spine_general": SPINE_GENERAL_CODES,
-    "adams": ADAMS_CODES,
-    "sagittal": SAGITTAL_CODES,
-    "prone_test": PRONE_TEST_CODES,
-    "motion_test": MOTION_TEST_CODES,
-}
 
 # ----------------------------------------------------------------- validation
 

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from .dental import FDI_ALLOWED, TOOTH_LIST_FIELDS, check_tooth_list
 from .engine import RANGE_OF_FIELD, check_range, field_problems
 from .errors import FieldError, InvalidMeasurement
+from .fields import CHOICE, FIELDS, choice_words
 from .types import MEASUREMENT_FIELDS, Measurements, ScreeningType, Sex
 from .vision import DECIMAL_MAX, DECIMAL_MIN, FIVE_POINT_MAX, FIVE_POINT_MIN, decimal_to_five_point
 
@@ -181,94 +182,9 @@ def parse_date(text: str | None, field: str = "date") -> date | None:
     )
 
 
-_CHOICES: dict[str, dict[str, str]] = {
-    "glasses": {
-        "none": "none",
-        "不戴镜": "none",
-        "未戴镜": "none",
-        "无": "none",
-        "no": "none",
-        "frame": "frame",
-        "框架眼镜": "frame",
-        "框架镜": "frame",
-        "框架": "frame",
-        "contact": "contact",
-        "隐形眼镜": "contact",
-        "隐形": "contact",
-        "contactlens": "contact",
-        "contactlenses": "contact",
-        "orthok": "ortho_k",
-        "ok": "ortho_k",
-        "ok镜": "ortho_k",
-        "角膜塑形镜": "ortho_k",
-        "角膜塑形镜ok镜": "ortho_k",
-        "塑形镜": "ortho_k",
-    },
-    "spine_general": {
-        "normal": "normal",
-        "正常": "normal",
-        "无异常": "normal",
-        "abnormal": "abnormal",
-        "异常": "abnormal",
-        "有异常": "abnormal",
-    },
-    "adams": {
-        "negative": "negative",
-        "阴性": "negative",
-        "neg": "negative",
-        "-": "negative",
-        "positive": "positive",
-        "阳性": "positive",
-        "pos": "positive",
-        "+": "positive",
-    },
-    "sagittal": {
-        "normal": "normal",
-        "正常": "normal",
-        "无前后弯曲异常": "normal",
-        "kyphosis": "kyphosis",
-        "后凸": "kyphosis",
-        "后凸体征": "kyphosis",
-        "后凸异常": "kyphosis",
-        "lordosis": "lordosis",
-        "前凸": "lordosis",
-        "前凸体征": "lordosis",
-        "前凸异常": "lordosis",
-        "straightback": "straight_back",
-        "直背": "straight_back",
-        "平背": "straight_back",
-    },
-    "prone_test": {
-        "resolved": "resolved",
-        "消失": "resolved",
-        "体征消失": "resolved",
-        "前后凸体征消失": "resolved",
-        "persists": "persists",
-        "persist": "persists",
-        "未消失": "persists",
-        "不消失": "persists",
-        "存在": "persists",
-    },
-    "motion_test": {
-        "resolved": "resolved",
-        "消失": "resolved",
-        "体征消失": "resolved",
-        "不对称消失": "resolved",
-        "persists": "persists",
-        "persist": "persists",
-        "未消失": "persists",
-        "不消失": "persists",
-        "存在": "persists",
-    },
-}
-_CHOICE_SHOWN = {
-    "glasses": "none/不戴镜, frame/框架眼镜, contact/隐形眼镜, ortho_k/角膜塑形镜 (OK镜)",
-    "spine_general": "normal/正常, abnormal/异常",
-    "adams": "negative/阴性, positive/阳性",
-    "sagittal": "normal/正常, kyphosis/后凸, lordosis/前凸, straight_back/直背",
-    "prone_test": "resolved/消失, persists/未消失",
-    "motion_test": "resolved/消失, persists/未消失",
-}
+# choice field -> accepted spelling (lower case) -> code, and the list a message shows
+_CHOICES: dict[str, dict[str, str]] = {f.name: choice_words(f) for f in FIELDS if f.kind == CHOICE}
+_CHOICE_SHOWN = {f.name: f.shown for f in FIELDS if f.kind == CHOICE}
 _YES_NO = {
     "是": True,
     "否": False,

@@ -165,38 +165,6 @@ class Measurements:
         return frozenset(t for name, t in MEASUREMENT_FIELDS.items() if values[name] is not None)
 
 
-# results.md field -> screening type
-MEASUREMENT_FIELDS: dict[str, ScreeningType] = {
-    "height_cm": ScreeningType.GROWTH,
-    "weight_kg": ScreeningType.GROWTH,
-    "ucva_right": ScreeningType.VISION,
-    "ucva_left": ScreeningType.VISION,
-    "cva_right": ScreeningType.VISION,
-    "cva_left": ScreeningType.VISION,
-    "glasses": ScreeningType.VISION,
-    "sph_right": ScreeningType.VISION,
-    "cyl_right": ScreeningType.VISION,
-    "sph_left": ScreeningType.VISION,
-    "cyl_left": ScreeningType.VISION,
-    "se_right": ScreeningType.VISION,
-    "se_left": ScreeningType.VISION,
-    "spine_general": ScreeningType.SPINE,
-    "adams": ScreeningType.SPINE,
-    "atr_thoracic": ScreeningType.SPINE,
-    "atr_thoracolumbar": ScreeningType.SPINE,
-    "atr_lumbar": ScreeningType.SPINE,
-    "sagittal": ScreeningType.SPINE,
-    "prone_test": ScreeningType.SPINE,
-    "motion_test": ScreeningType.SPINE,
-    "caries_teeth": ScreeningType.DENTAL,
-    "filled_teeth": ScreeningType.DENTAL,
-    "missing_teeth": ScreeningType.DENTAL,
-    "sealed_teeth": ScreeningType.DENTAL,
-    "dmft": ScreeningType.DENTAL,
-    "DMFT": ScreeningType.DENTAL,
-}
-
-
 @dataclass(frozen=True)
 class Finding:
     """One classification of one screening, traceable to its standard and clause.
@@ -332,3 +300,7 @@ class Evaluation:
                 out[f.code] = f.category
         out["refer"] = " ".join(t.value for t in self.refer)
         return out
+
+
+# The catalogue describes every field (imported last: it needs ScreeningType above).
+from .fields import MEASUREMENT_FIELDS  # noqa: E402

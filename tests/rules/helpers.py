@@ -78,9 +78,14 @@ def oracle_weight_status(sex: str, months: int, bmi: Decimal) -> str | None:
 
 
 def oracle_thinness(sex: str, months: int, bmi: Decimal) -> str | None:
-    """WS/T 456-2014: <= moderate/severe max; mild in [mild_min, mild_max]; 6.0 to <18."""
-    if months < 72 or months >= 216:
+    """WS/T 456-2014: <= moderate/severe max; mild in [mild_min, mild_max]; 6.0 to <18.
+
+    From 18 y, WS/T 428-2013 adults: underweight if BMI < 18.5 (one grade: "mild").
+    """
+    if months < 72:
         return None
+    if months >= 216:
+        return "mild" if bmi < Decimal("18.5") else "none"
     row = _row("wst456_thinness_bmi_cutoffs.csv", sex, oracle_band(months))
     if bmi <= Decimal(row["moderate_severe_thinness_bmi_max"]):
         return "moderate_severe"
