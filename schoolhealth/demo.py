@@ -220,28 +220,9 @@ STUDENT_COLUMNS = (
     "updated_at",
 )
 ENROLMENT_COLUMNS = ("student_id", "school_year", "class_id")
-MEASURED_COLUMNS = (
-    "height_cm",
-    "weight_kg",
-    "ucva_right",
-    "ucva_left",
-    "cva_right",
-    "cva_left",
-    "glasses",
-    "sph_right",
-    "cyl_right",
-    "sph_left",
-    "cyl_left",
-    "se_right",
-    "se_left",
-    "spine_general",
-    "adams",
-    "atr_thoracic",
-    "atr_thoracolumbar",
-    "atr_lumbar",
-    "sagittal",
-    "prone_test",
-    "motion_test",
+# The measurements of the screenings the demo runs (the field catalogue's, in file order).
+MEASURED_COLUMNS = tuple(
+    f.name for f in rules.fields.FIELDS if f.screening_type.value in SCREENING_TYPES
 )
 # The category codes of the screenings the demo runs (no dental: caries stays empty).
 CODE_COLUMNS = tuple(

@@ -15,6 +15,7 @@ Typical use::
 
 from __future__ import annotations
 
+from . import fields
 from .age import Age, compute_age
 from .bmi import bmi_reference_cutoffs, stunting_cutoffs
 from .engine import (
@@ -62,6 +63,7 @@ from .types import (
 from .vision import decimal_to_five_point, five_point_to_decimal
 
 __all__ = [
+    "fields",
     "CATEGORY_COLUMNS",
     "CODE_FIELDS",
     "DEFAULT_CONFIG",

@@ -13,8 +13,20 @@ Pure Python: no Flask, no database (tests/rules/test_purity.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from .types import ScreeningType
+
+class ScreeningType(StrEnum):
+    """The four screenings; the values are also the ``refer`` words of evaluation.md."""
+
+    GROWTH = "growth"
+    VISION = "vision"
+    SPINE = "spine"
+    DENTAL = "dental"
+
+    def __str__(self) -> str:
+        return self.value
+
 
 NUMBER = "number"  # a decimal in a unit, checked against a plausible range
 ACUITY = "acuity"  # visual acuity: 5-point (4.8) or decimal (0.6) notation

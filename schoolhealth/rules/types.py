@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import FieldError
+from .fields import MEASUREMENT_FIELDS, ScreeningType
 from .ruleset import DEFAULT_CONFIG, RULESET_VERSION, RuleConfig, rule_set_label
 
 
@@ -24,18 +25,6 @@ class Sex(StrEnum):
 
     MALE = "M"
     FEMALE = "F"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class ScreeningType(StrEnum):
-    """The four screenings; the values are also the ``refer`` words of evaluation.md."""
-
-    GROWTH = "growth"
-    VISION = "vision"
-    SPINE = "spine"
-    DENTAL = "dental"
 
     def __str__(self) -> str:
         return self.value
@@ -300,7 +289,3 @@ class Evaluation:
                 out[f.code] = f.category
         out["refer"] = " ".join(t.value for t in self.refer)
         return out
-
-
-# The catalogue describes every field (imported last: it needs ScreeningType above).
-from .fields import MEASUREMENT_FIELDS  # noqa: E402
