@@ -32,6 +32,7 @@ from sqlalchemy import Select, and_, case, func, insert, select
 
 from .. import rules
 from ..audit import record_event
+from ..cells import safe_cell
 from ..extensions import db
 from ..labels import class_label as grade_class_label
 from ..models import (
@@ -44,6 +45,7 @@ from ..models import (
     Student,
     User,
     mask_id_number,
+    mask_ids,
 )
 from . import services
 
@@ -375,7 +377,7 @@ def flagged_pupils(
             FlagRow(
                 result_id=rec.result_id,
                 student_id=rec.student_id,
-                student_number=rec.student_number,
+                student_number=mask_ids(rec.student_number),
                 name=rec.name,
                 sex=rec.sex,
                 age=_age(rec.birth_date, rec.screening_date),
@@ -826,7 +828,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> list[list[An
         relevant = RELEVANT_FIELDS.get(rec.screening_type, ())
         rows.append(
             [
-                rec.student_number,
+                mask_ids(rec.student_number),
                 rec.name,
                 sex_labels.get(rec.sex, rec.sex),
                 age.years if age else None,
@@ -896,9 +898,9 @@ def write_xlsx(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: 
                 elif isinstance(value, int | float | Decimal):
                     sheet.write_number(r, c, float(value))
                 elif c in (0, 6):
-                    sheet.write_string(r, c, str(value), text)
+                    sheet.write_string(r, c, safe_cell(str(value)), text)
                 else:
-                    sheet.write_string(r, c, str(value))
+                    sheet.write_string(r, c, safe_cell(str(value)))
         if rows:
             sheet.autofilter(0, 0, len(rows), len(headers) - 1)
     finally:
