@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import labels
+from ..cells import formula_like
 from ..extensions import db
 from ..models import School, SchoolClass, Student, is_masked, mask_id_number, mask_ids
 from ..rules import InvalidMeasurement, parse_date
@@ -264,6 +265,16 @@ class StudentForm(FlaskForm):
             query = query.where(Student.id != self.student.id)
         if db.session.scalar(query) is not None:
             raise ValidationError(_("This ID number is already recorded for another pupil."))
+
+    def validate_name(self, field: StringField) -> None:
+        # Names are exported to spreadsheets: one that Excel would run is refused here.
+        if formula_like(field.data):
+            raise ValidationError(
+                _(
+                    "A name cannot begin with =, +, -, @ or a tab: a spreadsheet would run it "
+                    "as a formula."
+                )
+            )
 
     def validate_guardian_phone(self, field: StringField) -> None:
         if not field.data:

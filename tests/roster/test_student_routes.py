@@ -231,6 +231,16 @@ def test_nurse_adds_a_pupil(client, login_as, school_a):
     assert event.after["student_number"] == "G1101**********1234"  # the trail masks IDs
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1+2", "@SUM(A1)", "-2+3"])
+def test_the_form_refuses_a_name_a_spreadsheet_would_run(client, login_as, school_a, name):
+    login_as(school_a.nurse)
+    form = _form(school_a) | {"name": name}
+    response = client.post(f"/roster/schools/{school_a.school.id}/students/new", data=form)
+    assert response.status_code == 200
+    assert "would run it as a formula" in response.get_data(as_text=True)
+    assert db.session.scalars(select(Student).where(Student.name == name)).first() is None
+
+
 def test_save_and_add_another_returns_to_the_form_with_the_class(client, login_as, school_a):
     login_as(school_a.nurse)
     response = client.post(
