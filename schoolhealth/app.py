@@ -139,7 +139,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from . import labels
     from .i18n import current_language
-    from .models import mask_id_number
+    from .models import mask_id_number, mask_ids
 
     app.jinja_env.globals.update(
         current_language=current_language,
@@ -150,6 +150,7 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.filters.update(
         mask_id=mask_id_number,
+        mask_ids=mask_ids,
         class_name=labels.school_class_label,
         sex_label=labels.sex_label,
         growth_reference=labels.growth_reference_label,

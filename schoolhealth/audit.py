@@ -10,7 +10,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 
 from .extensions import db
-from .models import AuditEvent, User
+from .models import AuditEvent, User, mask_ids
 
 
 def _json_safe(value: Any) -> Any:
@@ -36,6 +36,17 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict,
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def _masked(value: Any) -> Any:
+    """``value`` with every resident ID number in its strings masked (the trail never holds one)."""
+    if isinstance(value, str):
+        return mask_ids(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 def record_event(
     action: str,
     entity: str,
@@ -47,7 +58,12 @@ def record_event(
     after: dict[str, Any] | None = None,
     user: User | None = None,
 ) -> AuditEvent:
-    """Add one audit event to the session (no commit: it lands with the change it records)."""
+    """Add one audit event to the session (no commit: it lands with the change it records).
+
+    The summary and the before/after values are passed through ``mask_ids``: a summary
+    naming a "G" + ID student number, or an import's error text, cannot put a full
+    resident ID number into the trail that admins browse and export.
+    """
     actor = user
     ip = None
     if has_request_context():
@@ -60,9 +76,9 @@ def record_event(
         entity=entity,
         entity_id=None if entity_id is None else str(entity_id),
         school_id=school_id,
-        summary=summary[:500],
-        before=_json_safe(before) if before is not None else None,
-        after=_json_safe(after) if after is not None else None,
+        summary=mask_ids(summary)[:500],
+        before=_masked(_json_safe(before)) if before is not None else None,
+        after=_masked(_json_safe(after)) if after is not None else None,
         ip_address=ip,
     )
     db.session.add(event)

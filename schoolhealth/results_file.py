@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .cells import safe_cell
 from .rules import (
     DEFAULT_CONFIG,
     EVALUATION_COLUMNS,
@@ -296,7 +297,12 @@ def evaluate_file(
         writer = csv.writer(fh)
         writer.writerow([*table.headers, *EVALUATION_COLUMNS])
         for result in iter_results(table, config, screening_date):
-            writer.writerow([*result.values, *(result.columns[c] for c in EVALUATION_COLUMNS)])
+            writer.writerow(
+                [
+                    *(safe_cell(v) for v in result.values),
+                    *(result.columns[c] for c in EVALUATION_COLUMNS),
+                ]
+            )
             report.rows += 1
             report.blank += result.blank
             if result.problems:

@@ -258,7 +258,7 @@ def prepare(
         name=student.name,
         grade=school_class.grade if school_class else None,
         class_name=school_class.name if school_class else None,
-        student_number=student.student_number,
+        student_number=student.masked_student_number,
         masked_id=mask_id_number(student.id_number),
         sex=student.sex,
         birth_date=student.birth_date,

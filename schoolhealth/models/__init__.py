@@ -12,7 +12,7 @@ from .letters import (
     LetterThrottle,
 )
 from .org import District, Institution, School, SchoolClass
-from .people import Enrolment, Role, Student, User, mask_id_number
+from .people import Enrolment, Role, Student, User, is_masked, mask_id_number, mask_ids
 from .screening import (
     SCREENING_TYPES,
     Finding,
@@ -45,5 +45,7 @@ __all__ = [
     "TimestampMixin",
     "User",
     "mask_id_number",
+    "mask_ids",
+    "is_masked",
     "utcnow",
 ]

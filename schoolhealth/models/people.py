@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -60,16 +61,53 @@ class Student(TimestampMixin, db.Model):
         """Resident ID shown as 1101**********123X: enough to tell pupils apart, no more."""
         return mask_id_number(self.id_number)
 
+    @property
+    def masked_student_number(self) -> str:
+        """The student number with any embedded resident ID masked (G1101**********123X).
+
+        The national student number is usually "G" + the full ID number, so showing it
+        unmasked beside the masked ID would undo the masking.
+        """
+        return mask_ids(self.student_number)
+
     def __repr__(self) -> str:
         return f"<Student {self.student_number}>"
 
 
+# An 18-character resident ID (GB 11643: 17 digits and a check digit, 0-9 or X), alone or
+# inside a longer text such as a "G" student number, an audit summary or an error message.
+# Digits on either side mean a longer number, not an ID.
+ID_NUMBER_PATTERN = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9Xx])")
+
+
+def mask_ids(text: str | None) -> str:
+    """``text`` with every resident ID number in it masked as 1101**********123X.
+
+    The one masking function of the system: pages, exports, audit text, error reports
+    and letters all go through it (directly or via :func:`mask_id_number`), so an ID is
+    masked the same way wherever it would be shown, whether alone or embedded in a
+    student number. The first four digits (province and city) and the last four (sequence
+    and check digit) tell pupils apart; the birth date in between is hidden.
+    """
+    if not text:
+        return ""
+    return ID_NUMBER_PATTERN.sub(lambda m: m.group()[:4] + "*" * 10 + m.group()[-4:], text)
+
+
 def mask_id_number(value: str | None) -> str:
+    """A value of the ID-number field, masked; a malformed one is masked all the same."""
     if not value:
         return ""
+    if ID_NUMBER_PATTERN.fullmatch(value):
+        return mask_ids(value)
     if len(value) <= 8:
         return "*" * len(value)
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def is_masked(value: str | None) -> bool:
+    """Whether ``value`` was masked by :func:`mask_ids` (an export re-imported, a form)."""
+    return bool(value) and "*" * 4 in value
 
 
 class Enrolment(db.Model):

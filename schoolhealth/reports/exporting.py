@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from ..cells import safe_cell
 from .services import INDICATORS, Report, ReportRow
 from .statistics import SMALL_CELL
 
@@ -65,19 +66,12 @@ def table(report: Report) -> list[list[Any]]:
     return [row_values(r) for r in report.rows] + [row_values(report.total)]
 
 
-def _safe_text(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula is written as plain text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def to_csv(report: Report) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(headers(report))
     for values in table(report):
-        writer.writerow(["" if v is None else _safe_text(v) for v in values])
+        writer.writerow(["" if v is None else safe_cell(v) for v in values])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -106,7 +100,7 @@ def to_xlsx(report: Report, title: str, notes: list[str]) -> bytes:
             if value is None:
                 sheet.write_blank(first + offset, col, None, cell_format)
             elif isinstance(value, str):
-                sheet.write_string(first + offset, col, value, cell_format)
+                sheet.write_string(first + offset, col, safe_cell(value), cell_format)
             else:
                 is_rate = col == 3 or (col >= 4 and (col - 4) % 5 >= 2)
                 sheet.write_number(

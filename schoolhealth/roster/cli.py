@@ -107,15 +107,28 @@ def import_roster_command(
 @click.command("export-roster")
 @click.option("--school", "school_code", required=True, metavar="CODE", help="School to export.")
 @click.option("--include-inactive", is_flag=True, help="Also export pupils marked as left.")
+@click.option(
+    "--full-ids",
+    is_flag=True,
+    help="Write resident ID numbers and student numbers unmasked (a registry submission; "
+    "audited as such).",
+)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
-def export_roster_command(school_code: str, include_inactive: bool, out: Path) -> None:
-    """Export a school's roster to OUT (.csv UTF-8 with BOM, or .xlsx), full ID numbers."""
+def export_roster_command(
+    school_code: str, include_inactive: bool, full_ids: bool, out: Path
+) -> None:
+    """Export a school's roster to OUT (.csv UTF-8 with BOM, or .xlsx), ID numbers masked.
+
+    ``--full-ids`` writes them in full, for the registry; the audit event records it.
+    """
     try:
         fmt = export_format(out)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="OUT") from None
     school = _school_by_code(school_code)
-    count = export_roster(school, out, fmt=fmt, include_inactive=include_inactive, user=None)
+    count = export_roster(
+        school, out, fmt=fmt, include_inactive=include_inactive, user=None, full_ids=full_ids
+    )
     db.session.commit()
     click.echo(f"Exported {count} pupils of {school.code} to {out}.")

@@ -1,8 +1,12 @@
 """Roster export: a school's pupils as a roster.md file that imports back unchanged.
 
 The columns are the canonical English headers of docs/formats/roster.md; sex is M/F,
-dates ISO, the grade a number and the class its name. This is the one place resident ID
-numbers leave the system in full, so every export is audited (action "export").
+dates ISO, the grade a number and the class its name. Resident ID numbers, and student
+numbers that embed one, are masked unless an admin asks for full ones (``full_ids``: a
+registry submission), the one place they can leave the system in full; every export is
+audited (action "export") and says which it was. A masked export imports back without
+harm: a masked ID keeps the stored one (see importing.py). Every cell goes through
+:func:`schoolhealth.cells.safe_cell`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from sqlalchemy import Select, func, select
 
 from ..access import scoped_students
 from ..audit import record_event
+from ..cells import safe_cell
 from ..extensions import db
-from ..models import School, SchoolClass, Student, User
+from ..models import School, SchoolClass, Student, User, mask_id_number, mask_ids
 from .importing import EXPORT_HEADERS
 
 FORMATS = ("csv", "xlsx")
@@ -73,25 +78,38 @@ def roster_query(school: School, *, include_inactive: bool, user: User | None) -
 
 
 def roster_records(
-    school: School, *, include_inactive: bool = False, user: User | None = None
+    school: School,
+    *,
+    include_inactive: bool = False,
+    user: User | None = None,
+    full_ids: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows in EXPORT_HEADERS order, streamed from the database in batches."""
+    """Rows in EXPORT_HEADERS order, streamed from the database in batches.
+
+    ID numbers (alone and inside student numbers) are masked unless ``full_ids``; every
+    text cell is made formula-safe.
+    """
     result = db.session.execute(
         roster_query(school, include_inactive=include_inactive, user=user),
         execution_options={"yield_per": 2000},
     )
     for rec in result:
-        yield (
-            rec.student_number,
-            rec.name,
-            rec.sex,
-            rec.birth_date,
-            rec.grade,
-            rec.class_name or "",
-            rec.id_number or "",
-            school.code,
-            rec.guardian_phone or "",
-            rec.guardian_language or "zh",
+        number = rec.student_number if full_ids else mask_ids(rec.student_number)
+        id_number = rec.id_number if full_ids else mask_id_number(rec.id_number)
+        yield tuple(
+            safe_cell(v)
+            for v in (
+                number,
+                rec.name,
+                rec.sex,
+                rec.birth_date,
+                rec.grade,
+                rec.class_name or "",
+                id_number or "",
+                school.code,
+                rec.guardian_phone or "",
+                rec.guardian_language or "zh",
+            )
         )
 
 
@@ -103,8 +121,13 @@ def export_roster(
     include_inactive: bool = False,
     user: User | None = None,
     file_name: str = "",
+    full_ids: bool = False,
 ) -> int:
     """Write the roster of ``school`` to ``out`` (a path, or a binary stream for CSV).
+
+    ``full_ids`` writes resident ID numbers and student numbers unmasked: the caller
+    decides who may ask (an admin in the browser, ``--full-ids`` on the CLI); the audit
+    event records the choice.
 
     Returns the number of pupils written and adds the audit event (flush only; the
     caller commits). XLSX is written with XlsxWriter's constant_memory mode, which needs
@@ -112,7 +135,9 @@ def export_roster(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
-    records = roster_records(school, include_inactive=include_inactive, user=user)
+    records = roster_records(
+        school, include_inactive=include_inactive, user=user, full_ids=full_ids
+    )
     count = _write_csv(records, out) if fmt == "csv" else _write_xlsx(records, out)
     name = file_name or (Path(out).name if isinstance(out, str | Path) else f"roster.{fmt}")
     record_event(
@@ -122,9 +147,16 @@ def export_roster(
         school_id=school.id,
         summary=(
             f"roster of {school.code} exported to {name}: {count} pupils"
-            f"{' including those who left' if include_inactive else ''}, full ID numbers"
+            f"{' including those who left' if include_inactive else ''}, "
+            f"{'FULL ID numbers' if full_ids else 'ID numbers masked'}"
         ),
-        after={"file": name, "format": fmt, "pupils": count, "include_inactive": include_inactive},
+        after={
+            "file": name,
+            "format": fmt,
+            "pupils": count,
+            "include_inactive": include_inactive,
+            "full_ids": full_ids,
+        },
         user=user,
     )
     db.session.flush()

@@ -21,8 +21,9 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import labels
+from ..cells import formula_like
 from ..extensions import db
-from ..models import School, SchoolClass, Student
+from ..models import School, SchoolClass, Student, is_masked, mask_id_number, mask_ids
 from ..rules import InvalidMeasurement, parse_date
 from ..rules.idnumber import id_number_birth_date, id_number_sex, validate_id_number
 from .services import (
@@ -150,6 +151,11 @@ class StudentForm(FlaskForm):
         super().__init__(*args, obj=student, **kwargs)
         self.school = school
         self.student = student
+        if student is not None and not self.is_submitted():
+            # The page never carries a full resident ID (nor a "G" + ID student number):
+            # the masked value is shown, and sent back unchanged it keeps the stored one.
+            self.id_number.data = student.masked_id_number or None
+            self.student_number.data = student.masked_student_number
         self.today = today or date.today()
         self.school_year = current_school_year(self.today)
         classes = school_classes(school, self.school_year)
@@ -164,7 +170,25 @@ class StudentForm(FlaskForm):
 
     # --- single fields -------------------------------------------------------------
 
+    def _kept(self, field: StringField, stored: str | None, masked: str) -> bool:
+        """Whether ``field`` came back as the masked stored value (then: keep the stored one).
+
+        A masked value that is not the pupil's own (edited by hand) is refused with a
+        message that says what to do, rather than stored with its asterisks.
+        """
+        if not is_masked(field.data):
+            return False
+        if self.student is not None and stored and field.data == masked:
+            field.data = stored
+            return True
+        raise ValidationError(
+            _("Type the full number, or leave the masked one unchanged to keep the stored one.")
+        )
+
     def validate_student_number(self, field: StringField) -> None:
+        stored = self.student.student_number if self.student is not None else None
+        if self._kept(field, stored, mask_ids(stored)):
+            return
         if not _STUDENT_NUMBER.fullmatch(field.data or ""):
             raise ValidationError(_("The student number must be 6–32 letters or digits."))
         query = select(Student.school_id, Student.active).where(
@@ -216,6 +240,10 @@ class StudentForm(FlaskForm):
         if not field.data:
             field.data = None
             return
+        student = self.student
+        stored = student.id_number if student is not None else None
+        if self._kept(field, stored, mask_id_number(stored)):
+            return
         try:
             field.data = validate_id_number(field.data)
         except InvalidMeasurement as exc:
@@ -238,6 +266,16 @@ class StudentForm(FlaskForm):
         if db.session.scalar(query) is not None:
             raise ValidationError(_("This ID number is already recorded for another pupil."))
 
+    def validate_name(self, field: StringField) -> None:
+        # Names are exported to spreadsheets: one that Excel would run is refused here.
+        if formula_like(field.data):
+            raise ValidationError(
+                _(
+                    "A name cannot begin with =, +, -, @ or a tab: a spreadsheet would run it "
+                    "as a formula."
+                )
+            )
+
     def validate_guardian_phone(self, field: StringField) -> None:
         if not field.data:
             field.data = None
@@ -256,6 +294,17 @@ class StudentForm(FlaskForm):
     # --- across fields -------------------------------------------------------------
 
     def validate(self, extra_validators: Any = None) -> bool:
+        """Field checks (see :meth:`_check`); a form shown again never shows a full ID."""
+        valid = self._check(extra_validators)
+        student = self.student
+        if not valid and student is not None:
+            if self.student_number.data == student.student_number:
+                self.student_number.data = student.masked_student_number
+            if student.id_number and self.id_number.data == student.id_number:
+                self.id_number.data = student.masked_id_number
+        return valid
+
+    def _check(self, extra_validators: Any = None) -> bool:
         """Field checks, then the ID number against the birth date and sex typed."""
         valid = super().validate(extra_validators)
         number = self.id_number.data

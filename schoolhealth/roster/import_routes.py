@@ -443,7 +443,11 @@ def poll_import(job_id: int):
 @bp.route("/export")
 @roles_required(Role.ADMIN, Role.NURSE)
 def download_roster():
-    """The school's roster as .csv or .xlsx, with full ID numbers; audited."""
+    """The school's roster as .csv or .xlsx, ID numbers masked; audited.
+
+    ``full_ids=1`` (admins only: a nurse asking gets 403) writes resident ID numbers and
+    student numbers in full, for a registry submission; the audit event says so.
+    """
     school_id = request.args.get("school_id", type=id_arg) or current_user.school_id
     if school_id is None:
         abort(404)
@@ -452,6 +456,9 @@ def download_roster():
     if fmt not in FORMATS:
         abort(400)
     include_inactive = request.args.get("include_inactive", "") in ("1", "true", "on", "y")
+    full_ids = request.args.get("full_ids", "") in ("1", "true", "on", "y")
+    if full_ids and current_user.role != Role.ADMIN:
+        abort(403)
     download_name = f"roster-{school.code}-{date.today().isoformat()}.{fmt}"
     # XlsxWriter's constant_memory mode writes to a path; the finished file is read back
     # (a 100,000-pupil roster is a few MB) so no temporary file outlives the request.
@@ -464,6 +471,7 @@ def download_roster():
             include_inactive=include_inactive,
             user=current_user,
             file_name=download_name,
+            full_ids=full_ids,
         )
         with open(path, "rb") as handle:
             data = handle.read()

@@ -49,10 +49,22 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..access import school_ids_for
 from ..audit import record_event
+from ..cells import formula_like
 from ..extensions import db
 from ..jobs import JobFailure, job_handler
 from ..labels import sex_label
-from ..models import AuditEvent, Enrolment, Job, School, SchoolClass, Student, User, utcnow
+from ..models import (
+    AuditEvent,
+    Enrolment,
+    Job,
+    School,
+    SchoolClass,
+    Student,
+    User,
+    is_masked,
+    mask_ids,
+    utcnow,
+)
 from ..models import mask_id_number as _mask
 from ..rules import InvalidMeasurement, parse_date, parse_sex
 from ..rules.idnumber import validate_id_number
@@ -98,6 +110,8 @@ STUDENTS = Student.__table__
 UPDATABLE = ("name", "sex", "birth_date", "id_number", "guardian_phone", "guardian_language")
 
 _STUDENT_NUMBER = re.compile(r"[0-9A-Za-z]{6,32}")
+# A student number as a masked export writes it: "G" + an ID masked by mask_ids.
+_MASKED_STUDENT_NUMBER = re.compile(r"[0-9A-Za-z]{0,14}[0-9]{4}\*{10}[0-9]{3}[0-9Xx]")
 _PHONE = re.compile(r"[0-9][0-9 \-]*")
 _EXCEL_SERIAL = re.compile(r"[1-9]\d{4}(?:\.\d+)?")
 _EXCEL_NUMBER = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
@@ -134,11 +148,21 @@ MESSAGES: dict[str, Any] = {
     "required": _l("required value is missing"),
     "student_number": _l("a student number has 6–32 letters or digits"),
     "duplicate_student_number": _l("the same student number is on rows %(lines)s"),
+    "masked_student_number": _l(
+        "this student number is masked and matches no single pupil of the school with this "
+        "birth date; type the full number, or import an export made with full ID numbers"
+    ),
+    "masked_id_new_pupil": _l(
+        "the ID number is masked, so this new pupil is added without one; type the full number"
+    ),
     "other_school": _l(
         "this student number belongs to a pupil of another school; "
         "a transfer is made explicitly, not by import"
     ),
     "name_length": _l("a name has 1–50 characters"),
+    "name_formula": _l(
+        "a name cannot begin with =, +, -, @ or a tab: a spreadsheet would run it as a formula"
+    ),
     "sex": _l("not a valid sex (use 男/女, M/F, male/female or 1/2)"),
     "date": _l("not a valid date"),
     "date_future": _l("the birth date is in the future"),
@@ -196,6 +220,14 @@ class Issue:
     key: str
     severity: str = ERROR
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        # The report is shown in the preview, printed by the CLI and kept with the job:
+        # an ID number in a cell or a message (a "G" + ID student number) is masked.
+        object.__setattr__(self, "value", mask_ids(self.value))
+        for name, value in self.params.items():
+            if isinstance(value, str):
+                self.params[name] = mask_ids(value)
 
     @property
     def message(self) -> str:
@@ -276,6 +308,7 @@ class RosterRow:
     set_current_class: bool = False  # students.class_id moves to this year's class
     enrolment: str = ""  # "", "insert" or "update"
     enrolment_id: int | None = None
+    masked_id: bool = False  # the file had a masked ID number: the stored one is kept
 
     @property
     def class_key(self) -> tuple[int, int, str]:
@@ -523,6 +556,8 @@ def _class(text: str) -> str:
 
 
 def _student_number(text: str) -> str:
+    if _MASKED_STUDENT_NUMBER.fullmatch(text):
+        return text.upper()  # resolved against the school's pupils in phase 1 (see below)
     if not _STUDENT_NUMBER.fullmatch(text):
         raise _Problem("student_number")
     return text.upper()
@@ -532,6 +567,8 @@ def _name(text: str) -> str:
     name = " ".join(text.split())
     if not 1 <= len(name) <= 50:
         raise _Problem("name_length")
+    if formula_like(name):
+        raise _Problem("name_formula")
     return name
 
 
@@ -648,12 +685,17 @@ def parse_roster(
         width = len(cells)
         values: dict[str, Any] = {}
         bad = False
+        masked_id = False
         for name, index, normalise in normalisers:
             text = cells[index] if index < width else ""
             if not text:
                 if name in REQUIRED_FIELDS:
                     issues.append(Issue(line, headers[index], "", "required"))
                     bad = True
+                continue
+            if name == "id_number" and is_masked(text):
+                # A masked export re-imported: like a blank cell, it keeps the stored ID.
+                masked_id = True
                 continue
             try:
                 values[name] = normalise(text)
@@ -665,7 +707,7 @@ def parse_roster(
                     Issue(line, headers[index], text[:100], problem.key, ERROR, problem.params)
                 )
                 bad = True
-        row = RosterRow(line=line, values=values, school_id=result.school_id)
+        row = RosterRow(line=line, values=values, school_id=result.school_id, masked_id=masked_id)
         code = cells[code_index] if code_index is not None and code_index < width else ""
         if code:
             school_id = school_of_code.get(code)
@@ -717,9 +759,11 @@ def _sample_row(row: RosterRow, table_row: Any, columns: dict[str, int]) -> dict
     for name in SAMPLE_FIELDS:
         value = row.values.get(name)
         if value is None:
-            out[name] = table_row.get(columns.get(name))[:50]
+            out[name] = mask_ids(table_row.get(columns.get(name))[:50])
         elif isinstance(value, date):
             out[name] = value.isoformat()
+        elif isinstance(value, str):
+            out[name] = mask_ids(value)  # a student number may hold an ID number
         else:
             out[name] = value
     return out
@@ -909,13 +953,44 @@ def _load_existing(result: RosterParse, school_ids: set[int]) -> dict[str, tuple
     return existing
 
 
+def _resolve_masked_numbers(result: RosterParse, header: str) -> None:
+    """Replace masked student numbers (a masked export re-imported) by the stored ones.
+
+    A masked number keeps only the first and last four digits of the ID in it, which
+    many pupils of one city share; with the birth date of the row it names one pupil of
+    the row's school, or the row is refused (never guessed).
+    """
+    masked = [
+        r for r in result.rows if r.status != INVALID and "*" in r.values.get("student_number", "")
+    ]
+    if not masked:
+        return
+    school_ids = sorted({r.school_id for r in masked if r.school_id is not None})
+    known: dict[tuple[int, str, date], list[str]] = {}
+    query = select(Student.school_id, Student.student_number, Student.birth_date).where(
+        Student.school_id.in_(school_ids)
+    )
+    for school_id, number, birth in _read(query):
+        known.setdefault((school_id, mask_ids(number), birth), []).append(number)
+    for row in masked:
+        shown = row.values["student_number"]
+        key = (row.school_id or 0, shown, row.values.get("birth_date"))
+        found = known.get(key, [])  # type: ignore[arg-type]
+        if len(found) == 1:
+            row.values["student_number"] = found[0]
+        else:
+            result.issues.append(Issue(row.line, header, shown, "masked_student_number"))
+            row.status = INVALID
+
+
 def _plan_against_database(
     result: RosterParse, headers: list[str], columns: dict[str, int], school_year: int
 ) -> None:
     """Compare each valid row with the database: conflicts become errors, the rest a plan."""
     school_ids = {r.school_id for r in result.rows if r.school_id is not None}
-    existing = _load_existing(result, school_ids)
     number_header = headers[columns["student_number"]]
+    _resolve_masked_numbers(result, number_header)
+    existing = _load_existing(result, school_ids)
     if "id_number" in columns:
         _check_id_numbers_in_use(result, headers[columns["id_number"]], existing, school_ids)
 
@@ -963,6 +1038,9 @@ def _plan_against_database(
         )
         if record is None:
             row.status = NEW
+            if row.masked_id:
+                header = headers[columns["id_number"]]
+                issues.append(Issue(row.line, header, "", "masked_id_new_pupil", WARNING))
             continue
         row.student_id = record[_ID]
         if not record[_ACTIVE]:

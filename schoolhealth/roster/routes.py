@@ -252,7 +252,11 @@ def new_student(school_id: int):
         else:
             db.session.commit()
             flash(
-                _("Added %(name)s (%(number)s).", name=student.name, number=student.student_number),
+                _(
+                    "Added %(name)s (%(number)s).",
+                    name=student.name,
+                    number=student.masked_student_number,
+                ),
                 "success",
             )
             if "add_another" in request.form:

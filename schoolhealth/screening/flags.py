@@ -32,6 +32,7 @@ from sqlalchemy import Select, and_, case, func, insert, select
 
 from .. import rules
 from ..audit import record_event
+from ..cells import safe_cell
 from ..extensions import db
 from ..labels import class_label as grade_class_label
 from ..models import (
@@ -44,6 +45,7 @@ from ..models import (
     Student,
     User,
     mask_id_number,
+    mask_ids,
 )
 from . import services
 
@@ -375,7 +377,7 @@ def flagged_pupils(
             FlagRow(
                 result_id=rec.result_id,
                 student_id=rec.student_id,
-                student_number=rec.student_number,
+                student_number=mask_ids(rec.student_number),
                 name=rec.name,
                 sex=rec.sex,
                 age=_age(rec.birth_date, rec.screening_date),
@@ -878,7 +880,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> FlagsWorkboo
         age = _age(rec.birth_date, rec.screening_date)
         relevant = RELEVANT_FIELDS.get(rec.screening_type, ())
         identity = [
-            rec.student_number,
+            mask_ids(rec.student_number),
             rec.name,
             sex_labels.get(rec.sex, rec.sex),
             age.years if age else None,
@@ -904,7 +906,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> FlagsWorkboo
         )
         book.codes.append(
             [
-                rec.student_number,
+                mask_ids(rec.student_number),
                 rec.screening_date,
                 rec.screening_type,
                 rec.code,
@@ -948,8 +950,8 @@ def write_workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[
     """An .xlsx workbook (XlsxWriter), one sheet per (title, headers, rows).
 
     Numbers stay numbers and dates dates; the first column (student numbers) and ID
-    numbers are written as text so Excel keeps their digits. Every string is written as a
-    string cell, never a formula, so "=HYPERLINK(...)" in a name stays text.
+    numbers are written as text so Excel keeps their digits. Every string is a string cell,
+    neutralised by cells.safe_cell, so "=HYPERLINK(...)" in a name stays text.
     """
     import xlsxwriter
 
@@ -982,9 +984,9 @@ def write_workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[
                     elif isinstance(value, int | float | Decimal):
                         sheet.write_number(r, c, float(value))
                     elif c in (0, id_column):
-                        sheet.write_string(r, c, str(value), text)
+                        sheet.write_string(r, c, safe_cell(str(value)), text)
                     else:
-                        sheet.write_string(r, c, str(value))
+                        sheet.write_string(r, c, safe_cell(str(value)))
             if rows:
                 sheet.autofilter(0, 0, len(rows), len(headers) - 1)
     finally:

@@ -280,4 +280,5 @@ def test_export_is_audited_without_a_user(runner, school, tmp_path):
         "format": "xlsx",
         "pupils": 1,
         "include_inactive": False,
+        "full_ids": False,
     }

