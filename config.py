@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -57,6 +58,12 @@ class Config:
     # Sign-in throttling: after this many failures the account is locked for a while.
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+
+    # A sign-in ends after this many minutes without a request (a shared school PC left
+    # signed in), and lasts at most REMEMBER_DAYS even with "keep me signed in".
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "480"))
+    REMEMBER_DAYS = int(os.environ.get("REMEMBER_DAYS", "14"))
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_DAYS)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -101,10 +101,9 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_message = _l("Please sign in to continue.")
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        user = db.session.get(models.User, int(user_id))
-        return user if user is not None and user.active else None
+    from .auth.sessions import load_user
+
+    login_manager.user_loader(load_user)
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..audit import record_event
@@ -71,3 +72,24 @@ def authenticate(username: str, password: str) -> AuthResult:
     record_event("login", "user", user.id, summary=f"{user.username} signed in", user=user)
     db.session.flush()
     return AuthResult(user)
+
+
+def change_own_password(user: User, current_password: str, new_password: str) -> None:
+    """A user sets their own password; every other sign-in of the account ends.
+
+    Raises :class:`~schoolhealth.admin.services.AdminError` naming the field at fault: a
+    wrong current password, or a new one the password rules refuse. Flushes; the view
+    commits (and signs this browser in again on the new session generation).
+    """
+    from ..admin.services import AdminError, check_password
+
+    if not user.check_password(current_password):
+        raise AdminError(_l("The current password is wrong."), "current_password")
+    check_password(new_password, user.username, display_name=user.display_name)
+    user.set_password(new_password)
+    record_event(
+        "change_password", "user", user.id, school_id=user.school_id,
+        summary=f"{user.username} changed their own password",
+        after={"password_changed": True},
+    )  # fmt: skip
+    db.session.flush()
