@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from config import BASE_DIR, CONFIGS, INSTANCE_DIR, Config, ProductionConfig
 
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # One package per feature, each with a ``bp``; these modules define views on them.
 ROUTE_MODULES = (
@@ -46,6 +46,11 @@ def create_app(config: str | type[Config] | Mapping[str, Any] | None = None) -> 
         template_folder=str(BASE_DIR / "templates"),
     )
     load_config(app, config)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -94,6 +99,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

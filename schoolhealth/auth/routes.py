@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from ..access import district_school_ids, scoped_schools, scoped_sessions
 from ..audit import record_event
-from ..extensions import db
+from ..extensions import db, limiter
 from ..i18n import normalize_locale
 from ..models import Role, School, ScreeningSession, Student
 from . import bp
@@ -55,21 +66,51 @@ def refuse_nul_characters() -> None:
 bp.before_app_request(end_idle_session)
 
 
+def _typed_account() -> str:
+    """The per-account throttle's key: the name as typed (normalised as sign-in reads it)
+    from this client address.
+
+    Unknown names are counted exactly like existing ones, so a 429 tells nothing about
+    which accounts exist. The address is part of the key so that someone guessing at a
+    nurse's account throttles only themselves: the nurse, at her own computer, still
+    signs in (the account-wide lockout this replaces let anyone shut anyone out).
+    """
+    name = (request.form.get("username") or "").strip().lower()[:64]
+    return f"account:{name}@{get_remote_address()}"
+
+
+def _failed(response: Response) -> bool:
+    """Only failed attempts count: a school of nurses behind one address signs in freely."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_typed_account,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-account",
+)
 def login():
+    """Sign in. Failures are throttled per client address and per typed name (429)."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        result = authenticate(form.username.data, form.password.data)
-        db.session.commit()
-        if result.locked:
-            flash(_("Too many failed attempts. The account is locked for a few minutes."), "error")
-            return render_template("auth/login.html", form=form), 429
-        if result.user is None:
+        user = authenticate(form.username.data, form.password.data)
+        if user is None:
+            db.session.rollback()
             flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html", form=form), 200
-        start_session(result.user, remember=bool(form.remember.data))
+        db.session.commit()
+        start_session(user, remember=bool(form.remember.data))
         return redirect(_safe_next(form.next.data) or url_for("auth.home"))
     return render_template("auth/login.html", form=form)
 
