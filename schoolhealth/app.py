@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter, Map
@@ -55,6 +55,7 @@ def create_app(config: str | type[Config] | Mapping[str, Any] | None = None) -> 
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    register_security_headers(app)
     register_commands(app)
     register_logging(app)
     return app
@@ -160,6 +161,48 @@ def register_template_helpers(app: Flask) -> None:
         audit_entity=labels.audit_entity_label,
         audit_field=labels.audit_field_label,
     )
+
+
+# Only this site's own files: no inline script or style (an injected <script> or
+# onclick="" does not run), no plugins, no framing (clickjacking), forms post only here.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Headers on every answer.
+
+    ``Cache-Control: no-store`` goes on everything but the static files: pages and exports
+    show pupils' health data, and a shared school PC's browser cache (or its back button
+    after sign-out) must not keep them. HSTS only where the app is served over HTTPS
+    (``HSTS_SECONDS``, set by the production config).
+    """
+    from flask import request
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("HSTS_SECONDS"):
+            headers.setdefault("Strict-Transport-Security", f"max-age={app.config['HSTS_SECONDS']}")
+        if request.endpoint != "static":
+            headers["Cache-Control"] = "no-store"
+        return response
 
 
 def register_commands(app: Flask) -> None:
