@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -54,9 +55,31 @@ class Config:
     # Imports with more rows than this are queued as background jobs when Redis is set.
     IMPORT_BACKGROUND_ROWS = int(os.environ.get("IMPORT_BACKGROUND_ROWS", "5000"))
 
-    # Sign-in throttling: after this many failures the account is locked for a while.
-    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
-    LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+    # Sign-in throttling (Flask-Limiter): failed sign-ins counted per client address, and
+    # per typed account name from that address, whether or not the account exists; past
+    # either limit the answer is 429 until the window has passed. No account is ever
+    # locked, so nobody can shut a nurse out by failing on purpose.
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 10 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 10 minutes")
+    # Where the counts live: Redis when RATELIMIT_STORAGE_URI or REDIS_URL is set (every
+    # worker sees the same counts), else each process's memory (the embedded default).
+    RATELIMIT_STORAGE_URI = (
+        os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    )
+    RATELIMIT_KEY_PREFIX = "schoolhealth"
+    # Behind a reverse proxy (the TLS proxy of README "Deployment") every request comes
+    # from the proxy's address: name how many proxies to trust, and the client address
+    # (for the sign-in throttle and the audit trail) is read from X-Forwarded-For.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    # A Redis outage must not stop sign-in: Flask-Limiter then counts in memory instead.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+
+    # A sign-in ends after this many minutes without a request (a shared school PC left
+    # signed in), and lasts at most REMEMBER_DAYS even with "keep me signed in".
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "480"))
+    REMEMBER_DAYS = int(os.environ.get("REMEMBER_DAYS", "14"))
+    REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_DAYS)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -94,7 +117,9 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     WTF_CSRF_ENABLED = False
     RQ_ASYNC = False
-    LOGIN_MAX_FAILURES = 3
+    RATELIMIT_STORAGE_URI = "memory://"
+    LOGIN_LIMIT_PER_ADDRESS = "6 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "3 per 10 minutes"
     BABEL_DEFAULT_LOCALE = "en"
 
 
@@ -102,6 +127,8 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     PREFERRED_URL_SCHEME = "https"
+    # Strict-Transport-Security on every answer: production is served over HTTPS only.
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 86400)))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
     @classmethod

@@ -173,7 +173,7 @@ def start_gunicorn(url: str, port: int, workers: int, log: Path) -> subprocess.P
         "SESSION_COOKIE_SECURE": "false",
         # One client address (loopback) stands for 50 nurses here: lift the per-address
         # sign-in throttle that protects a real site.
-        "LOGIN_RATE_LIMIT": "10000 per minute",
+        "LOGIN_LIMIT_PER_ADDRESS": "10000 per minute",
     }
     env.pop("REDIS_URL", None)
     process = subprocess.Popen(

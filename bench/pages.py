@@ -229,7 +229,7 @@ class Page:
     values: dict[str, Any]
 
 
-def pages_to_measure() -> tuple[list[Page], dict[str, int]]:
+def pages_to_measure() -> tuple[list[Page], dict[str, str]]:
     nurse = db.session.scalar(select(User).where(User.username == BENCH_NURSE))
     admin = db.session.scalar(select(User).where(User.username == BENCH_ADMIN))
     session = current_session(nurse.school_id)
@@ -297,7 +297,7 @@ def pages_to_measure() -> tuple[list[Page], dict[str, int]]:
         ),
         Page("admin", "pupil record", "screening.pupil_record", {"student_id": pupil.id}),
     ]
-    return pages, {"nurse": nurse.id, "admin": admin.id}
+    return pages, {"nurse": nurse.get_id(), "admin": admin.get_id()}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -307,7 +307,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(
-    app: Flask, pages: list[Page], users: dict[str, int], requests: int, explain: bool
+    app: Flask, pages: list[Page], users: dict[str, str], requests: int, explain: bool
 ) -> None:
     client = app.test_client()
     statements: list[tuple[str, Any]] = []
@@ -330,7 +330,7 @@ def measure(
             with app.test_request_context():
                 url = url_for(page.endpoint, **page.values)
             with client.session_transaction() as session:
-                session["_user_id"] = str(users[page.role])
+                session["_user_id"] = users[page.role]
                 session["_fresh"] = True
             for _ in range(2):
                 response = client.get(url)

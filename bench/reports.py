@@ -89,7 +89,7 @@ def main() -> None:
         district = db.session.scalars(select(District).order_by(District.id)).first()
         official = db.session.scalar(select(User).where(User.role == "official"))
         admin = db.session.scalar(select(User).where(User.role == "admin"))
-        official_id, admin_id = official.id, admin.id
+        official_id, admin_id = official.get_id(), admin.get_id()
         district_name = district.name
         db.session.remove()
     gc.collect()
@@ -99,7 +99,7 @@ def main() -> None:
     print(f"{'page':<46} {'p50 ms':>8} {'max ms':>8}")
     for who, user_id in (("official", official_id), ("admin", admin_id)):
         with client.session_transaction() as session:
-            session["_user_id"] = str(user_id)
+            session["_user_id"] = user_id
             session["_fresh"] = True
         for query in ("by=school", "by=grade", "by=sex", "by=age"):
             p50, worst, _size = timed(client, f"/reports/?{query}", args.requests)

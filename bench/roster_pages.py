@@ -171,7 +171,7 @@ def main() -> None:
         number_prefix = some.student_number[:9]
         initials = some.name_initials[:2]
         name_part = some.name[1:]
-        ids = {"nurse": nurse.id, "admin": admin.id}
+        ids = {"nurse": nurse.get_id(), "admin": admin.get_id()}
 
     pages = [
         ("nurse", "school, page 1", "/roster/"),
@@ -193,7 +193,7 @@ def main() -> None:
     print(f"\n{'user':6} {'page':34} {'median ms':>10}  index use of the pupil queries")
     for role, label, url in pages:
         with client.session_transaction() as session:
-            session["_user_id"] = str(ids[role])
+            session["_user_id"] = ids[role]
             session["_fresh"] = True
         timings = []
         for _ in range(args.repeat):

@@ -11,14 +11,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter, Map
 
 from config import BASE_DIR, CONFIGS, INSTANCE_DIR, Config, ProductionConfig
 
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 # One package per feature, each with a ``bp``; these modules define views on them.
 ROUTE_MODULES = (
@@ -46,10 +46,16 @@ def create_app(config: str | type[Config] | Mapping[str, Any] | None = None) -> 
         template_folder=str(BASE_DIR / "templates"),
     )
     load_config(app, config)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    register_security_headers(app)
     register_commands(app)
     register_logging(app)
     return app
@@ -94,6 +100,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
@@ -101,10 +108,9 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_message = _l("Please sign in to continue.")
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        user = db.session.get(models.User, int(user_id))
-        return user if user is not None and user.active else None
+    from .auth.sessions import load_user
+
+    login_manager.user_loader(load_user)
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -160,6 +166,48 @@ def register_template_helpers(app: Flask) -> None:
         audit_field=labels.audit_field_label,
         audit_value=labels.audit_value,
     )
+
+
+# Only this site's own files: no inline script or style (an injected <script> or
+# onclick="" does not run), no plugins, no framing (clickjacking), forms post only here.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Headers on every answer.
+
+    ``Cache-Control: no-store`` goes on everything but the static files: pages and exports
+    show pupils' health data, and a shared school PC's browser cache (or its back button
+    after sign-out) must not keep them. HSTS only where the app is served over HTTPS
+    (``HSTS_SECONDS``, set by the production config).
+    """
+    from flask import request
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("HSTS_SECONDS"):
+            headers.setdefault("Strict-Transport-Security", f"max-age={app.config['HSTS_SECONDS']}")
+        if request.endpoint != "static":
+            headers["Cache-Control"] = "no-store"
+        return response
 
 
 def register_commands(app: Flask) -> None:

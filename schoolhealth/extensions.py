@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -28,3 +30,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Throttles sign-in (schoolhealth/auth/throttle.py); no default limits on other pages.
+# Storage: Redis when configured (shared by every worker), else this process's memory.
+limiter = Limiter(key_func=get_remote_address)

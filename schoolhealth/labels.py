@@ -112,6 +112,7 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "reactivate": _l("Reactivated"),
     "reopen": _l("Reopened"),
     "set_password": _l("Password set"),
+    "change_password": _l("Password changed by its owner"),
     "unlock": _l("Unlocked"),
     "lockout": _l("Locked after failed sign-ins"),
     "login": _l("Signed in"),

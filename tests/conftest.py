@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from config import TestingConfig
 from schoolhealth import create_app
-from schoolhealth.extensions import db
+from schoolhealth.extensions import db, limiter
 from tests.clients import request_scoped_client
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -87,6 +87,7 @@ def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     app = request.getfixturevalue("app")
     with app.app_context():
+        limiter.reset()  # sign-in throttle counts (memory) start from zero too
         yield
         _clear_all_tables()
 
@@ -108,7 +109,7 @@ def login_as(client):
 
     def _login(user) -> None:
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
 
     return _login

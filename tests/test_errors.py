@@ -138,7 +138,7 @@ def test_database_error_is_rolled_back_before_the_page_is_drawn(failing_app, fac
     nurse = factories.NurseFactory(display_name="Nurse Wang")
     client = request_scoped_client(failing_app)
     with client.session_transaction() as session:
-        session["_user_id"] = str(nurse.id)
+        session["_user_id"] = nurse.get_id()
     response = client.get("/db-error")
     assert response.status_code == 500
     html = response.get_data(as_text=True)
@@ -177,7 +177,7 @@ def test_in_tests_unexpected_errors_propagate_by_default(app):
 def test_ids_no_table_can_hold_match_no_route(client, factories, url):
     admin = factories.AdminFactory()
     with client.session_transaction() as session:
-        session["_user_id"] = str(admin.id)
+        session["_user_id"] = admin.get_id()
     assert client.get(url).status_code == 404
 
 

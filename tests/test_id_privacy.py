@@ -156,7 +156,7 @@ def _sign_in(client, user) -> None:
     g.pop("_login_user", None)
     with client.session_transaction() as session:
         session.clear()
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 

@@ -151,7 +151,10 @@ class UserForm(FlaskForm):
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(), Length(max=200)],
-        description=_l("At least %(n)s characters, not the username.", n=PASSWORD_MIN_LENGTH),
+        description=_l(
+            "At least %(n)s characters, not the username, not a common or easily guessed password.",
+            n=PASSWORD_MIN_LENGTH,
+        ),
         render_kw=NEW_PASSWORD,
     )
     confirm = PasswordField(
@@ -186,7 +189,10 @@ class PasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
         validators=[DataRequired(), Length(max=200)],
-        description=_l("At least %(n)s characters, not the username.", n=PASSWORD_MIN_LENGTH),
+        description=_l(
+            "At least %(n)s characters, not the username, not a common or easily guessed password.",
+            n=PASSWORD_MIN_LENGTH,
+        ),
         render_kw=NEW_PASSWORD,
     )
     confirm = PasswordField(

@@ -38,6 +38,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..passwords import is_easily_guessed
 from ..rules.ruleset import GROWTH_REFERENCE_DEFAULT, GROWTH_REFERENCES
 
 PASSWORD_MIN_LENGTH = 10
@@ -529,14 +530,28 @@ def find_user(username: str) -> User | None:
     ).scalar_one_or_none()
 
 
-def check_password(password: str | None, username: str) -> None:
-    """Refuse passwords that are easy to guess: short ones and the username itself."""
+def check_password(password: str | None, username: str, *, display_name: str = "") -> None:
+    """Refuse passwords that are easy to guess: short ones, the username itself, and
+    common or trivial ones (zxcvbn's estimate, see schoolhealth/passwords.py).
+
+    Every place a password is set comes here: the admin's user form and reset, a user's
+    own change and ``flask create-user``.
+    """
     if password is None or len(password) < PASSWORD_MIN_LENGTH:
         raise AdminError(
             _l("A password has at least %(n)s characters.", n=PASSWORD_MIN_LENGTH), "password"
         )
     if password.strip().lower() == _clean(username).lower():
         raise AdminError(_l("The password must not be the username."), "password")
+    if is_easily_guessed(password, (_clean(username), _clean(display_name))):
+        raise AdminError(
+            _l(
+                "This password is too common or too easy to guess (a well-known password, "
+                "a name, a date or a keyboard pattern). Choose a longer one, such as a few "
+                "unrelated words."
+            ),
+            "password",
+        )
 
 
 def _check_locale(locale: str | None) -> str | None:
@@ -595,7 +610,7 @@ def create_user(
         )
     if find_user(username) is not None:
         raise AdminError(_l("This username is taken."), "username")
-    check_password(password, username)
+    check_password(password, username, display_name=display_name)
     user = User(username=username, display_name=_clean(display_name)[:100], active=active)
     user.locale = _check_locale(locale)
     _apply_role_and_scope(user, role, school, institution, district)
@@ -635,6 +650,8 @@ def update_user(
     user.locale = _check_locale(locale)
     _apply_role_and_scope(user, role, school, institution, district)
     user.active = active
+    if not active:
+        user.end_sessions()
     db.session.flush()
     old, new = changed_fields(before, snapshot(user, USER_FIELDS))
     if new:
@@ -658,6 +675,8 @@ def set_active(user: User, active: bool, *, actor: User | None) -> User:
         return user
     before = snapshot(user, ("active",))
     user.active = active
+    if not active:
+        user.end_sessions()  # a copied cookie must not outlive the account's reactivation
     record_event(
         "activate" if active else "deactivate", "user", user.id, school_id=user.school_id,
         summary=f"user {user.username} {'activated' if active else 'deactivated'}",
@@ -668,8 +687,12 @@ def set_active(user: User, active: bool, *, actor: User | None) -> User:
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a new password; the event says that it changed, never what it is."""
-    check_password(password, user.username)
+    """Set a new password; the event says that it changed, never what it is.
+
+    Every sign-in of the account ends (User.set_password raises its session generation):
+    a reset is what an admin does when a password may be known to someone else.
+    """
+    check_password(password, user.username, display_name=user.display_name)
     user.set_password(password)
     record_event(
         "set_password", "user", user.id, school_id=user.school_id,

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from ..access import district_school_ids, scoped_schools, scoped_sessions
 from ..audit import record_event
-from ..extensions import db
+from ..extensions import db, limiter
 from ..i18n import normalize_locale
 from ..models import Role, School, ScreeningSession, Student
 from . import bp
-from .forms import LoginForm
-from .services import authenticate
+from .forms import ChangePasswordForm, LoginForm
+from .services import authenticate, change_own_password
+from .sessions import end_idle_session, end_session, has_remember_cookie, start_session
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -51,36 +63,100 @@ def refuse_nul_characters() -> None:
                 abort(400)
 
 
+bp.before_app_request(end_idle_session)
+
+
+def _typed_account() -> str:
+    """The per-account throttle's key: the name as typed (normalised as sign-in reads it)
+    from this client address.
+
+    Unknown names are counted exactly like existing ones, so a 429 tells nothing about
+    which accounts exist. The address is part of the key so that someone guessing at a
+    nurse's account throttles only themselves: the nurse, at her own computer, still
+    signs in (the account-wide lockout this replaces let anyone shut anyone out).
+    """
+    name = (request.form.get("username") or "").strip().lower()[:64]
+    return f"account:{name}@{get_remote_address()}"
+
+
+def _failed(response: Response) -> bool:
+    """Only failed attempts count: a school of nurses behind one address signs in freely."""
+    return response.status_code != 302
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_typed_account,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-account",
+)
 def login():
+    """Sign in. Failures are throttled per client address and per typed name (429)."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        result = authenticate(form.username.data, form.password.data)
-        db.session.commit()
-        if result.locked:
-            flash(_("Too many failed attempts. The account is locked for a few minutes."), "error")
-            return render_template("auth/login.html", form=form), 429
-        if result.user is None:
+        user = authenticate(form.username.data, form.password.data)
+        if user is None:
+            db.session.rollback()
             flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html", form=form), 200
-        login_user(result.user, remember=form.remember.data)
-        session.pop("lang", None)
+        db.session.commit()
+        start_session(user, remember=bool(form.remember.data))
         return redirect(_safe_next(form.next.data) or url_for("auth.home"))
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Sign out everywhere: the session generation moves on, so a copy of this browser's
+    cookies (or the account's sign-in on another computer) stops working too."""
     if current_user.is_authenticated:
+        current_user.end_sessions()
         record_event(
             "logout", "user", current_user.id, summary=f"{current_user.username} signed out"
         )
         db.session.commit()
-    logout_user()
+    end_session()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Every signed-in user may change their own password; other sign-ins then end."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        from ..admin.services import AdminError
+
+        user = current_user._get_current_object()
+        try:
+            change_own_password(user, form.current_password.data, form.password.data)
+        except AdminError as error:
+            db.session.rollback()
+            field = form._fields.get(error.field or "")
+            if field is not None:
+                field.errors = [*field.errors, str(error)]
+            else:
+                form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            # The new generation voided this browser's session too: sign it in again.
+            start_session(user, remember=has_remember_cookie())
+            flash(
+                _("Your password is changed. Other sign-ins of your account have ended."), "success"
+            )
+            return redirect(url_for("auth.home"))
+    return render_template("auth/password_form.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/language", methods=["POST"])

@@ -153,6 +153,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Part of every session and remember cookie (see get_id): raising it ends every sign-in
+    # of this account at once, on every computer, whoever holds a copy of the cookie.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     school: Mapped[School | None] = relationship()
     institution: Mapped[Institution | None] = relationship()
@@ -162,8 +165,26 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie.
+
+        ``"<id>:<generation>:<signed-in at>"``: the generation lets logout, a password
+        change or reset and deactivation void every copy of an old cookie, and the sign-in
+        time lets the server itself cap how long a remembered sign-in lasts (a cookie's
+        own expiry is only the browser's promise). See schoolhealth/auth/sessions.py.
+        """
+        from ..auth.sessions import session_id_for
+
+        return session_id_for(self)
+
+    def end_sessions(self) -> None:
+        """Void every session and remember cookie of this account (flushed by the caller)."""
+        self.session_generation = (self.session_generation or 0) + 1
+
     def set_password(self, password: str) -> None:
+        """A new password ends every existing sign-in: whoever knew the old one is out."""
         self.password_hash = generate_password_hash(password, method="scrypt")
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -78,6 +78,8 @@ def test_prompt_asks_again_when_the_two_passwords_differ(runner):
 @pytest.mark.parametrize(("password", "message"), [
     ("short", "at least 10 characters"),
     ("admin.user", "must not be the username"),
+    ("password123", "too common or too easy to guess"),
+    ("admin.user.2026", "too common or too easy to guess"),
 ])  # fmt: skip
 def test_weak_password_is_refused(runner, commits, password, message):
     result = runner.invoke(

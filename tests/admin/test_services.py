@@ -317,8 +317,24 @@ def test_weak_passwords_are_refused(app, password, message):
     assert count(User) == 0
 
 
-def test_ten_characters_is_enough(app):
-    assert services.create_user("zhang", role="admin", password="0123456789")
+def test_ten_unpredictable_characters_are_enough(app):
+    assert services.create_user("zhang", role="admin", password="k7#mQ2pLx9")
+
+
+@pytest.mark.parametrize("password", [
+    "0123456789",  # a run of digits
+    "qwertyuiop",  # a keyboard row
+    "password123",  # the most breached password there is
+    "P@ssw0rd2024",  # the same in l33t with a year
+    "woaini1314520",  # "I love you for ever" in pinyin and digits
+    "zhang.wei.1985",  # the username and a year
+    "Wangli@2026",  # the display name and a year
+])  # fmt: skip
+def test_common_and_trivial_passwords_are_refused(app, password):
+    with pytest.raises(AdminError, match="too common or too easy to guess") as caught:
+        services.create_user("zhang.wei", role="admin", password=password, display_name="Wang Li")
+    assert caught.value.field == "password"
+    assert services.find_user("zhang.wei") is None
 
 
 @pytest.mark.parametrize(("role", "field"), [

@@ -1,19 +1,18 @@
-"""Sign-in, lockout, deactivation, sign-out and the ``next`` redirect."""
+"""Sign-in, throttling (no lockout), deactivation, sign-out and the ``next`` redirect."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from schoolhealth.extensions import db
-from schoolhealth.models import AuditEvent, User, utcnow
+from schoolhealth.models import AuditEvent, User
+from tests.clients import request_scoped_client
 from tests.factories import PASSWORD
 
 WRONG = "Wrong username or password."
-LOCKED = "Too many failed attempts."
 
 
 @pytest.fixture
@@ -60,7 +59,7 @@ def test_wrong_password_is_refused(client, nurse):
     assert response.status_code == 200
     assert WRONG in response.get_data(as_text=True)
     assert client.get("/").status_code == 302  # still signed out
-    assert reload(nurse).failed_logins == 1
+    assert reload(nurse).failed_logins == 0  # a failure changes nothing of the account
 
 
 def _without_tokens(html: str, username: str) -> str:
@@ -80,38 +79,85 @@ def test_unknown_user_and_wrong_password_look_the_same(client, nurse):
     )
 
 
-def test_account_locks_after_max_failures(app, client, nurse):
-    assert app.config["LOGIN_MAX_FAILURES"] == 3
-    for _ in range(2):
-        assert WRONG in sign_in(client, password="bad password").get_data(as_text=True)
-    response = sign_in(client, password="bad password")
-    assert response.status_code == 429
-    assert LOCKED in response.get_data(as_text=True)
-    # Locked means locked: even the right password is refused until the time is up.
-    response = sign_in(client)
-    assert response.status_code == 429
-    assert client.get("/").status_code == 302
-    user = reload(nurse)
-    minutes = app.config["LOGIN_LOCKOUT_MINUTES"]
-    assert user.locked_until > utcnow() + timedelta(minutes=minutes) - timedelta(seconds=30)
-    assert actions() == ["lockout"]
+def from_address(client, address: str, **kwargs):
+    """Sign in from a given client address (REMOTE_ADDR)."""
+    data = {"username": "liu.fang", "password": PASSWORD}
+    data.update(kwargs)
+    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address})
 
 
-def test_lock_runs_out(client, nurse):
+def test_no_account_is_ever_locked(app, client, nurse):
+    """Failing on purpose from one address throttles that address, never the account:
+    the nurse still signs in from her own computer."""
     for _ in range(3):
-        sign_in(client, password="bad password")
+        assert from_address(client, "203.0.113.9", password="bad password").status_code == 200
+    throttled = from_address(client, "203.0.113.9")  # even the right password, from there
+    assert throttled.status_code == 429
+    nurse_pc = request_scoped_client(app)
+    assert from_address(nurse_pc, "10.1.2.3").status_code == 302
     user = reload(nurse)
-    user.locked_until = utcnow() - timedelta(seconds=1)  # the lockout time has passed
-    db.session.commit()
-    assert sign_in(client).status_code == 302
-    assert reload(nurse).locked_until is None
+    assert user.locked_until is None
+    assert user.failed_logins == 0
+    assert actions() == ["login"]  # a failure writes nothing
 
 
-def test_success_resets_the_failure_count(client, nurse):
-    sign_in(client, password="bad password")
-    sign_in(client, password="bad password")
-    assert sign_in(client).status_code == 302
-    assert reload(nurse).failed_logins == 0
+def test_throttle_answers_the_same_for_unknown_and_existing_names(client, nurse):
+    """A 429 must not reveal whether a name exists: both names throttle after the same
+    number of failures, with the same page."""
+    answers = {}
+    for name, address in (("liu.fang", "203.0.113.7"), ("ghost.user", "203.0.113.8")):
+        codes = [
+            from_address(client, address, username=name, password="bad password").status_code
+            for _ in range(4)
+        ]
+        response = from_address(client, address, username=name, password="bad password")
+        answers[name] = (codes, response.status_code, response.get_data(as_text=True))
+    assert answers["liu.fang"][:2] == answers["ghost.user"][:2] == ([200, 200, 200, 429], 429)
+    assert _without_tokens(answers["liu.fang"][2], "liu.fang") == _without_tokens(
+        answers["ghost.user"][2], "ghost.user"
+    )
+    assert "Too many attempts" in answers["ghost.user"][2]
+
+
+def test_one_address_is_throttled_across_names(app, client, factories):
+    limit = int(app.config["LOGIN_LIMIT_PER_ADDRESS"].split()[0])
+    for n in range(limit):
+        response = from_address(client, "198.51.100.4", username=f"name{n}", password="x")
+        assert response.status_code == 200
+    assert from_address(client, "198.51.100.4", username="other", password="x").status_code == 429
+    # Another address is not affected, and successful sign-ins are never counted.
+    factories.NurseFactory(username="wang.li")
+    for _ in range(limit + 2):
+        other = request_scoped_client(app)
+        assert from_address(other, "198.51.100.5", username="wang.li").status_code == 302
+
+
+def test_throttle_window_runs_out(app, client, nurse, monkeypatch):
+    import time
+
+    for _ in range(3):
+        from_address(client, "203.0.113.20", password="bad password")
+    assert from_address(client, "203.0.113.20").status_code == 429
+    later = time.time() + 11 * 60  # the window is 10 minutes
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert from_address(client, "203.0.113.20").status_code == 302
+
+
+def test_unknown_names_cost_as_long_as_wrong_passwords(client, nurse):
+    """Same answer, same time: an unknown name is checked against a dummy hash."""
+    import time
+
+    def median_seconds(username: str) -> float:
+        times = []
+        for n in range(5):
+            start = time.perf_counter()
+            from_address(client, f"192.0.2.{n}", username=username, password="bad password")
+            times.append(time.perf_counter() - start)
+        return sorted(times)[2]
+
+    median_seconds("ghost.user")  # warm up: the dummy hash is made once
+    unknown, wrong = median_seconds("ghost.user"), median_seconds("liu.fang")
+    assert 0.5 < unknown / wrong < 2.0, (unknown, wrong)
 
 
 def test_inactive_user_cannot_sign_in(client, factories):
@@ -197,3 +243,35 @@ def test_logout_signs_out_and_is_audited(client, nurse):
 def test_logout_when_signed_out_is_harmless(client):
     assert client.post("/logout").status_code == 302
     assert actions() == []
+
+
+@pytest.mark.redis
+def test_throttle_counts_in_redis_when_configured(app, database_url, redis_url, nurse):
+    """With Redis (production), every worker reads the same counts: they live in Redis."""
+    from redis import Redis
+
+    from config import TestingConfig
+    from schoolhealth import create_app
+
+    def build(storage: str):
+        class Config(TestingConfig):
+            SQLALCHEMY_DATABASE_URI = database_url
+            SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+            RATELIMIT_STORAGE_URI = storage
+
+        return create_app(Config)
+
+    redis_app = build(redis_url)
+    try:
+        client = request_scoped_client(redis_app)
+        for _ in range(3):
+            from_address(client, "203.0.113.30", password="bad password")
+        assert from_address(client, "203.0.113.30").status_code == 429
+        keys = [key.decode() for key in Redis.from_url(redis_url).keys("*")]
+        assert any("account:liu.fang@203.0.113.30" in key for key in keys), keys
+    finally:
+        with redis_app.app_context():
+            db.engine.dispose()
+        memory_app = build("memory://")  # the limiter is one object: back to memory
+        with memory_app.app_context():
+            db.engine.dispose()

@@ -91,7 +91,7 @@ def test_sign_out_needs_the_token_too(csrf_app, factories):
     nurse = factories.NurseFactory()
     client = request_scoped_client(csrf_app)
     with client.session_transaction() as session:
-        session["_user_id"] = str(nurse.id)
+        session["_user_id"] = nurse.get_id()
     assert client.post("/logout").status_code == 400
     assert client.get("/").status_code == 200  # still signed in
 
@@ -163,7 +163,7 @@ def test_every_post_route_refuses_a_request_without_the_token(csrf_app, factorie
     admin = factories.AdminFactory()
     client = request_scoped_client(csrf_app)
     with client.session_transaction() as session:
-        session["_user_id"] = str(admin.id)
+        session["_user_id"] = admin.get_id()
     response = client.post(url, data={"name": "x"})
     assert response.status_code == 400, url
     assert CSRF_MESSAGE in response.get_data(as_text=True)
@@ -176,7 +176,7 @@ def test_every_form_page_carries_a_token(csrf_app, factories):
     student = factories.StudentFactory(school_class__school=school)
     client = request_scoped_client(csrf_app)
     with client.session_transaction() as session:
-        session["_user_id"] = str(admin.id)
+        session["_user_id"] = admin.get_id()
     pages = [
         "/admin/districts/new",
         "/admin/schools/new",

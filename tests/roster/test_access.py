@@ -209,7 +209,7 @@ def _pending_upload(app, world: SchoolWorld) -> Job:
     """The school's nurse uploads a roster (checked, not yet confirmed), via the route."""
     client = request_scoped_client(app)
     with client.session_transaction() as session:
-        session["_user_id"] = str(world.nurse.id)
+        session["_user_id"] = world.nurse.get_id()
         session["_fresh"] = True
     row = pupil(2, name=f"{world.school.name}新生")
     row[0] = f"UP{world.school.id:06d}"
