@@ -23,7 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from .. import labels
 from ..extensions import db
 from ..models import School, SchoolClass, Student
-from ..rules import InvalidMeasurement, parse_date
+from ..rules import InvalidMeasurement, numbers, parse_date
 from ..rules.idnumber import id_number_birth_date, id_number_sex, validate_id_number
 from .services import (
     StudentData,
@@ -57,7 +57,7 @@ def _collapse_spaces(value: Any) -> Any:
 def _int_or_none(value: Any) -> int | None:
     """A select's value as an int; blank or garbage is None (the field says what to do)."""
     try:
-        return None if value in (None, "") else int(value)
+        return numbers.parse_int(None if value is None else str(value))
     except (TypeError, ValueError):
         return None
 
@@ -403,7 +403,7 @@ class PromoteForm(FlaskForm):
     from_year = SelectField(_l("From school year"), coerce=_int_or_none, validate_choice=False)
     graduating_grades = SelectMultipleField(
         _l("Grades that graduate (besides grade 12)"),
-        coerce=int,
+        coerce=numbers.coerce_int,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
         validate_choice=False,

@@ -35,7 +35,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import update
-from wtforms import BooleanField, IntegerField, SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from ..access import (
@@ -47,8 +47,10 @@ from ..access import (
     scoped_schools,
 )
 from ..extensions import db
+from ..fields import StrictIntegerField
 from ..jobs import enqueue, failure, run_job
 from ..models import Job, Role, School, utcnow
+from ..rules import numbers
 from ..tabular import FileRejected
 from . import bp
 from .exporting import FORMATS, MIMETYPES, export_roster
@@ -97,8 +99,8 @@ class RosterImportForm(FlaskForm):
             "format: 学籍号, 姓名, 性别, 出生日期, 年级, 班级 …"
         ),
     )
-    school_id = SelectField(_l("School"), coerce=int, validators=[InputRequired()])
-    school_year = IntegerField(
+    school_id = SelectField(_l("School"), coerce=numbers.coerce_int, validators=[InputRequired()])
+    school_year = StrictIntegerField(
         _l("School year (the year it starts in)"),
         validators=[InputRequired(), NumberRange(min=2000, max=2100)],
     )

@@ -27,8 +27,10 @@ from ..access import (
     scoped_schools,
     scoped_students,
 )
+from ..audit import record_view
 from ..extensions import db
 from ..models import Enrolment, Role, School, SchoolClass, Student
+from ..rules import numbers
 from . import bp, services
 from .forms import (
     ClassForm,
@@ -65,8 +67,8 @@ def _refusal(key: str, **params: Any) -> str:
 
 def year_arg(value: str) -> int:
     """``type=`` for a school year in a URL: 2000-2100, as the forms take (else the default)."""
-    year = int(value)
-    if not 2000 <= year <= 2100:
+    year = numbers.parse_int(value)
+    if year is None or not 2000 <= year <= 2100:
         raise ValueError(f"not a school year: {value!r}")
     return year
 
@@ -224,12 +226,22 @@ def show_student(student_id: int):
         .options(selectinload(Enrolment.school_class))
         .order_by(Enrolment.school_year.desc())
     ).all()
-    return render_template(
+    page = render_template(
         "roster/student_detail.html",
         student=student,
         enrolments=enrolments,
         can_edit=_can_edit(),
     )
+    record_view(
+        "student",
+        student.id,
+        school_id=student.school_id,
+        summary=f"roster page of pupil {student.id} viewed",
+        pupil_ids=[student.id],
+        details={"page": "roster"},
+    )
+    db.session.commit()
+    return page
 
 
 @bp.route("/schools/<int:school_id>/students/new", methods=["GET", "POST"])

@@ -45,6 +45,7 @@ from ..models import (
     User,
     mask_id_number,
 )
+from ..rules import numbers
 from . import services
 
 # Every (screening type, category) a stored finding can have, in the order the counts
@@ -199,10 +200,9 @@ def _text(value: Any) -> str | None:
 
 def _int(value: Any, low: int, high: int) -> int | None:
     try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
+        return numbers.parse_int(None if value is None else str(value), low, high)
+    except numbers.NotANumber:
         return None
-    return number if low <= number <= high else None
 
 
 # ----------------------------------------------------------------- query pieces

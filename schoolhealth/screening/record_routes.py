@@ -30,7 +30,7 @@ from wtforms import SelectChoice, SelectField
 
 from .. import rules
 from ..access import get_session_or_404, get_student_or_404, roles_required, scoped_sessions
-from ..audit import record_event
+from ..audit import record_event, record_view
 from ..extensions import db
 from ..models import (
     SCREENING_TYPES,
@@ -119,7 +119,7 @@ def list_flags(session_id: int):
     )
     counts = flags.flag_counts(session, filters)
     classes = flags.session_classes(session)
-    return render_template(
+    html = render_template(
         "screening/flags_list.html",
         session=session,
         filters=filters,
@@ -132,6 +132,18 @@ def list_flags(session_id: int):
         type_labels={t: str(label) for t, label in services.TYPE_LABELS.items()},
         screening_types=[t for t in SCREENING_TYPES if t in session.type_list],
     )
+    # One event per page view listing the pupils on this page (after rendering).
+    record_view(
+        "screening_flags",
+        session.id,
+        school_id=session.school_id,
+        summary=f"flagged pupils of session {session.id}, page {page.page}: "
+        f"{len(page.items)} pupils",
+        pupil_ids=[row.student_id for row in page.items],
+        details={"session_id": session.id, "filters": filters.describe(), "page": page.page},
+    )
+    db.session.commit()
+    return html
 
 
 @bp.route("/sessions/<int:session_id>/flags/export.xlsx")

@@ -1041,6 +1041,12 @@ def field_error_message(error: rules.FieldError) -> str:
     key = error.key
     if key == "not_a_number":
         text = _("%(value)s is not a number.", value=value)
+    elif key == "foreign_digit":
+        text = _(
+            "%(value)s contains the digit “%(char)s”; type numbers with the digits 0–9.",
+            value=value,
+            char=p.get("char", ""),
+        )
     elif key == "out_of_range":
         text = _(
             "%(value)s is outside the plausible range %(min)s–%(max)s %(unit)s.",
