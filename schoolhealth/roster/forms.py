@@ -8,7 +8,6 @@ refused in a file, with the same reasoning.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 from typing import Any
 
@@ -43,7 +42,7 @@ def _nfkc(value: Any) -> Any:
     """Full-width to half-width and trimmed; nurses type on Chinese input methods."""
     if not isinstance(value, str):
         return value
-    return unicodedata.normalize("NFKC", value).strip()
+    return numbers.nfkc(value).strip()
 
 
 def _upper(value: Any) -> Any:

@@ -99,9 +99,10 @@ UPDATABLE = ("name", "sex", "birth_date", "id_number", "guardian_phone", "guardi
 
 _STUDENT_NUMBER = re.compile(r"[0-9A-Za-z]{6,32}")
 _PHONE = re.compile(r"[0-9][0-9 \-]*")
-_EXCEL_SERIAL = re.compile(r"[1-9]\d{4}(?:\.\d+)?")
-_EXCEL_NUMBER = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
-_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+# re.ASCII: \d alone also matches "٣", which float() then reads as 3.
+_EXCEL_SERIAL = re.compile(r"[1-9]\d{4}(?:\.\d+)?", re.ASCII)
+_EXCEL_NUMBER = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+", re.ASCII)
+_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?", re.ASCII)
 _LANGUAGES = {
     "zh": "zh",
     "en": "en",

@@ -110,3 +110,21 @@ def coerce_int(value: object) -> int:
     if number is None:
         raise ValueError("blank")
     return number
+
+
+def nfkc(text: str) -> str:
+    """NFKC (full-width to half-width), except that other digits are kept as they are.
+
+    Uploads and forms fold every value with NFKC, which would silently turn "③", "²" or
+    "𝟑" into ASCII digits before any number parser could refuse them. Text without such
+    a digit (nearly all) costs one NFKC call, as before.
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    if folded == text or foreign_digit(text) is None:
+        return folded
+    return "".join(
+        char
+        if char not in ASCII_DIGITS and char not in FULL_WIDTH_DIGITS and is_digit_like(char)
+        else unicodedata.normalize("NFKC", char)
+        for char in text
+    )

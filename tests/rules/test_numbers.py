@@ -85,3 +85,11 @@ def test_teeth_dates_and_id_numbers_refuse_foreign_digits():
     with pytest.raises(InvalidIdNumber):
         # A valid number with its first digit written as a circled one.
         validate_id_number("①10101201503021234")
+
+
+def test_nfkc_folds_full_width_but_keeps_other_digits_for_the_parsers_to_refuse():
+    assert numbers.nfkc("ＡＢ１２") == "AB12"
+    assert numbers.nfkc("张三") == "张三"
+    assert numbers.nfkc("１２③") == "12③"
+    assert numbers.nfkc("x²") == "x²"
+    assert numbers.nfkc("٣") == "٣"
