@@ -43,6 +43,7 @@ from ..access import (
     get_school_or_404,
     id_arg,
     is_valid_id,
+    page_arg,
     roles_required,
     scoped_schools,
 )
@@ -215,7 +216,7 @@ def _page_of(items: list[Any], page: int) -> tuple[list[Any], int]:
 
 def _issues_view(report: dict[str, Any]) -> dict[str, Any]:
     issues = [Issue.from_dict(d) for d in report.get("issues", [])]
-    page = request.args.get("page", 1, type=int)
+    page = request.args.get("page", 1, type=page_arg)
     shown, pages = _page_of(issues, page)
     return {
         "issues": shown,
@@ -236,7 +237,7 @@ def import_roster():
     form = RosterImportForm()
     fixed_school = _school_choices(form)
     if fixed_school is not None and request.method == "POST":
-        posted = request.form.get("school_id", type=int)
+        posted = request.form.get("school_id", type=id_arg)
         if posted is not None and posted != fixed_school.id:
             abort(404)  # another school's roster, as if it did not exist
     if request.method == "GET":

@@ -250,7 +250,7 @@ def new_student(school_id: int):
     school = get_school_or_404(school_id)
     form = StudentForm(school=school)
     if request.method == "GET":
-        preset = request.args.get("class_id", type=int)
+        preset = request.args.get("class_id", type=id_arg)
         if preset in {c.id for c in form.classes}:
             form.class_id.data = preset
     if form.validate_on_submit():
@@ -363,7 +363,7 @@ def new_class(school_id: int):
     school = get_school_or_404(school_id)
     form = ClassForm(school=school)
     if request.method == "GET":
-        year = request.args.get("year", type=int)
+        year = request.args.get("year", type=year_arg)
         form.school_year.data = year if year in form.years else services.current_school_year()
     if form.validate_on_submit():
         try:
@@ -466,7 +466,7 @@ def promote_school(school_id: int):
     # Promoting into a year after next would move pupils twice in one summer.
     years = [y for y in services.school_years(school) if y <= current]
     source = request.form if request.method == "POST" else request.args
-    from_year = source.get("from_year", type=int)
+    from_year = source.get("from_year", type=year_arg)
     if from_year not in years:
         from_year = current - 1 if current - 1 in years else (years[0] if years else None)
     grades = sorted({c.grade for c in services.school_classes(school, from_year)}) if years else []

@@ -29,7 +29,13 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from wtforms import SelectChoice, SelectField
 
 from .. import rules
-from ..access import get_session_or_404, get_student_or_404, roles_required, scoped_sessions
+from ..access import (
+    get_session_or_404,
+    get_student_or_404,
+    page_arg,
+    roles_required,
+    scoped_sessions,
+)
 from ..audit import record_event, record_view
 from ..extensions import db
 from ..models import (
@@ -114,7 +120,7 @@ def list_flags(session_id: int):
     page = flags.flagged_pupils(
         session,
         filters,
-        page=request.args.get("page", 1, type=int) or 1,
+        page=request.args.get("page", 1, type=page_arg),
         per_page=current_app.config["PAGE_SIZE"],
     )
     counts = flags.flag_counts(session, filters)

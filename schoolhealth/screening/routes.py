@@ -29,6 +29,7 @@ from .. import rules
 from ..access import (
     get_session_or_404,
     get_student_or_404,
+    page_arg,
     roles_required,
     scoped_schools,
     scoped_sessions,
@@ -82,7 +83,7 @@ def list_sessions():
         status = ""
     pagination = db.paginate(
         query,
-        page=request.args.get("page", 1, type=int),
+        page=request.args.get("page", 1, type=page_arg),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )
