@@ -36,7 +36,7 @@ from ..access import (
     roles_required,
     scoped_sessions,
 )
-from ..audit import record_event, record_view
+from ..audit import record_view
 from ..extensions import db
 from ..models import (
     SCREENING_TYPES,
@@ -710,12 +710,13 @@ def pupil_record(student_id: int):
         sex_labels={"M": _("Male"), "F": _("Female")},
     )
     # Audited after rendering: committing first would expire what the page reads.
-    record_event(
-        "view",
+    record_view(
         "student",
         student.id,
         school_id=student.school_id,
-        summary=f"screening record of {student.student_number} viewed",
+        summary=f"screening record of pupil {student.id} viewed",
+        pupil_ids=[student.id],
+        details={"page": "pupil_record"},
     )
     db.session.commit()
     return page

@@ -92,3 +92,14 @@ def test_the_audit_page_shows_view_events_readably(client, sign_in, world):
     detail = client.get(f"/admin/audit/{event.id}").get_data(as_text=True)
     assert "Pupils shown (ids)" in detail
     assert "Screening session" in detail
+
+
+def test_a_pupil_record_view_lists_the_pupil_without_the_student_number(client, sign_in, world):
+    """The student number is "G" + the resident ID number: it stays out of the trail."""
+    student = world.students[0]
+    sign_in(world.nurse)
+    assert client.get(f"/screening/pupils/{student.id}").status_code == 200
+    (event,) = _views()
+    assert (event.entity, event.entity_id) == ("student", str(student.id))
+    assert event.after["pupil_ids"] == str(student.id)
+    assert student.student_number not in event.summary
