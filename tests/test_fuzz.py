@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -48,6 +49,10 @@ FUZZ = settings(
         HealthCheck.data_too_large,
     ],
 )
+
+
+# Requests actually sent per family this run (checked against EXAMPLES after each test).
+SENT: Counter[str] = Counter()
 
 
 def fuzz(family: str) -> settings:
@@ -173,6 +178,7 @@ def test_grid_saves_never_fail_or_half_write(nurse_client, world):
     @fuzz("grid")
     @given(request=grid_request(), who=st.integers(0, 3), where=st.integers(0, 3))
     def run(request, who, where):
+        SENT["grid"] += 1
         before = _snapshot()
         url = f"/screening/sessions/{sessions[where]}/students/{students[who].id}/field"
         response = nurse_client.post(url, **request)
@@ -181,6 +187,7 @@ def test_grid_saves_never_fail_or_half_write(nurse_client, world):
             assert response.is_json, response.status_code
 
     run()
+    assert SENT["grid"] >= EXAMPLES["grid"]
 
 
 def test_grid_row_forms_never_fail_or_half_write(nurse_client, world):
@@ -193,6 +200,7 @@ def test_grid_row_forms_never_fail_or_half_write(nurse_client, world):
     @fuzz("row")
     @given(form=st.dictionaries(st.sampled_from(keys), form_text, max_size=6))
     def run(form):
+        SENT["row"] += 1
         before = _snapshot()
         response = nurse_client.post(url, data=form)
         # A row form answers a redirect with the errors flashed, saved or not; what it
@@ -203,6 +211,7 @@ def test_grid_row_forms_never_fail_or_half_write(nurse_client, world):
             assert _snapshot() == before
 
     run()
+    assert SENT["row"] >= EXAMPLES["row"]
 
 
 # ----------------------------------------------------------------- forms
@@ -229,11 +238,13 @@ def test_pupil_forms_never_fail_or_half_write(admin_client, world):
         edit=st.booleans(),
     )
     def run(form, edit):
+        SENT["pupil"] += 1
         before = _snapshot()
         response = admin_client.post(edit_url if edit else new_url, data=form)
         _check(response, before, success={302})
 
     run()
+    assert SENT["pupil"] >= EXAMPLES["pupil"]
 
 
 SESSION_KEYS = [
@@ -258,12 +269,14 @@ def test_session_forms_never_fail_or_half_write(admin_client, world):
         edit=st.booleans(),
     )
     def run(form, edit):
+        SENT["session"] += 1
         before = _snapshot()
         url = f"/screening/sessions/{world.session.id}/edit" if edit else "/screening/sessions/new"
         response = admin_client.post(url, data=form)
         _check(response, before, success={302})
 
     run()
+    assert SENT["session"] >= EXAMPLES["session"]
 
 
 def test_sign_in_never_fails(client, world):
@@ -276,6 +289,7 @@ def test_sign_in_never_fails(client, world):
         )
     )
     def run(form):
+        SENT["login"] += 1
         sessions_before = db.session.scalar(select(func.count()).select_from(ScreeningSession))
         response = client.post("/login", data=form)
         # A failed sign-in may count the failure against the account (that is its job);
@@ -289,6 +303,7 @@ def test_sign_in_never_fails(client, world):
             assert "_user_id" not in cookie
 
     run()
+    assert SENT["login"] >= EXAMPLES["login"]
 
 
 ADMIN_FORMS = {
@@ -316,6 +331,7 @@ def test_admin_forms_never_fail_or_half_write(admin_client, world):
     @fuzz("admin")
     @given(which=st.integers(0, len(urls) - 1), data=st.data())
     def run(which, data):
+        SENT["admin"] += 1
         url = urls[which]
         form = data.draw(st.dictionaries(st.sampled_from(ADMIN_FORMS[url]), form_text))
         before = _snapshot()
@@ -323,6 +339,7 @@ def test_admin_forms_never_fail_or_half_write(admin_client, world):
         _check(response, before, success={302})
 
     run()
+    assert SENT["admin"] >= EXAMPLES["admin"]
 
 
 # ----------------------------------------------------------------- uploads
@@ -395,6 +412,7 @@ def test_roster_uploads_never_fail_or_half_write(admin_client, world):
         school=st.sampled_from([str(world.school.id), "٣", "", "x", str(2**40)]),
     )
     def run(upload, year, school):
+        SENT["upload"] += 1
         content, name = upload
         before = _snapshot()
         response = admin_client.post(
@@ -414,6 +432,7 @@ def test_roster_uploads_never_fail_or_half_write(admin_client, world):
             )
 
     run()
+    assert SENT["upload"] >= EXAMPLES["upload"]
 
 
 def test_the_run_sends_enough_payloads():
