@@ -17,6 +17,7 @@ from sqlalchemy import Select, false, select
 
 from .extensions import db
 from .models import Role, School, ScreeningSession, Student, User
+from .rules.numbers import parse_int
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,15 +34,18 @@ def is_valid_id(value: int | None) -> bool:
 def id_arg(value: str) -> int:
     """``type=`` for ``request.args.get``: an id the database can hold, else ValueError
     (so ``get`` falls back to its default, as it does for "abc")."""
-    number = int(value)
-    if not is_valid_id(number):
+    number = parse_int(value)  # int() would take "٣" as 3
+    if number is None or not is_valid_id(number):
         raise ValueError(f"not an id: {value!r}")
     return number
 
 
 def page_arg(value: str) -> int:
     """``type=`` for a page number: 1 up to a million (a page past the end is empty)."""
-    return min(max(int(value), 1), 1_000_000)
+    number = parse_int(value)
+    if number is None:
+        raise ValueError(f"not a page: {value!r}")
+    return min(max(number, 1), 1_000_000)
 
 
 def school_ids_for(user: User) -> Select | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -83,3 +84,45 @@ def record_event(
     )
     db.session.add(event)
     return event
+
+
+def compact_ids(ids: Iterable[int]) -> str:
+    """Ids as sorted ranges, "3, 7–12, 40": a class of 40 pupils stays one short line."""
+    ordered = sorted(set(ids))
+    parts: list[str] = []
+    start = prev = None
+    for number in ordered:
+        if start is None:
+            start = prev = number
+        elif number == prev + 1:
+            prev = number
+        else:
+            parts.append(str(start) if start == prev else f"{start}–{prev}")
+            start = prev = number
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+    return ", ".join(parts)
+
+
+def record_view(
+    entity: str,
+    entity_id: Any,
+    *,
+    school_id: int | None,
+    summary: str,
+    pupil_ids: Iterable[int],
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """One "view" event for a page that showed pupils' health data.
+
+    One event per page view, not per pupil: a class grid of 40 would otherwise bury the
+    trail in 40 rows a minute. The pupils shown are listed in the event (``pupils``:
+    how many, ``pupil_ids``: their ids as ranges), with whatever identifies the page
+    (session, class, filters) in ``details``. Never names or ID numbers: the trail is
+    read by administrators of every school.
+    """
+    shown = list(pupil_ids)
+    after = {**(details or {}), "pupils": len(shown), "pupil_ids": compact_ids(shown)}
+    return record_event(
+        "view", entity, entity_id, school_id=school_id, summary=summary, after=after
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -15,8 +16,20 @@ from .extensions import db
 logger = logging.getLogger(__name__)
 
 
+# Endpoints that speak only JSON (the grid's cell save): their errors are JSON whatever
+# the Accept header says, so the page's script can always read and show them.
+# The path pattern covers requests that match no endpoint (405, a malformed id).
+JSON_ENDPOINTS = frozenset({"screening.save_result_field"})
+JSON_PATHS = re.compile(r"/screening/sessions/[^/]+/students/[^/]+/field/?")
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
+    return (
+        request.path.startswith("/api/")
+        or request.endpoint in JSON_ENDPOINTS
+        or JSON_PATHS.fullmatch(request.path) is not None
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def register(app: Flask) -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from .rules.numbers import nfkc
+
 SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".xls", ".ods"}
 TEXT_EXTENSIONS = {".csv", ".txt", ".tsv"}
 ACCEPTED_EXTENSIONS = SPREADSHEET_EXTENSIONS | TEXT_EXTENSIONS
@@ -68,8 +70,9 @@ def normalize_header(text: str) -> str:
 
 
 def normalize_cell(text: str) -> str:
-    """Trim and fold full-width digits and letters (０１２ -> 012), keeping Chinese as is."""
-    return unicodedata.normalize("NFKC", text).strip() if text else ""
+    """Trim and fold full-width digits and letters (０１２ -> 012), keeping Chinese as is
+    (and other digits such as ③, which the field parsers then refuse: rules.numbers)."""
+    return nfkc(text).strip() if text else ""
 
 
 @dataclass
@@ -303,12 +306,11 @@ def _table_from_records(
     start = _header_row_index(records, start, known)
     headers = [normalize_cell(_cell_text(c)) for c in records[start]]
     rows = []
-    nfkc = unicodedata.normalize
     for offset, record in enumerate(records[start + 1 :], start=start + 2):
         # normalize_cell(_cell_text(c)), inlined for text cells: a 100,000-row roster
         # has a million cells, and two calls per cell were a third of the reading time.
         values = [
-            (nfkc("NFKC", c).strip() if c else "") if type(c) is str
+            (nfkc(c).strip() if c else "") if type(c) is str
             else normalize_cell(_cell_text(c))
             for c in record
         ]  # fmt: skip

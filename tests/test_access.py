@@ -272,3 +272,14 @@ def test_roles_required_sends_anonymous_to_sign_in(signed_in):
 
 def test_roles_required_keeps_the_view_name():
     assert _staff_view.__name__ == "_staff_view"
+
+
+def test_url_numbers_take_ascii_and_full_width_digits_only():
+    """int() reads "٣" as 3: an id, page or year in a URL is 0-9 (or ０-９) only."""
+    from schoolhealth.access import id_arg, page_arg
+    from schoolhealth.roster.routes import year_arg
+
+    assert (id_arg("42"), id_arg("４２"), page_arg("２"), year_arg("2026")) == (42, 42, 2, 2026)
+    for parse, text in ((id_arg, "٤٢"), (page_arg, "٢"), (year_arg, "٢٠٢٦"), (id_arg, "")):
+        with pytest.raises(ValueError):
+            parse(text)

@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Validati
 from ..extensions import db
 from ..labels import audit_action_label, audit_entity_label, audit_entity_type
 from ..models import District, Institution, Role, School
+from ..rules import numbers
 from ..rules.ruleset import GROWTH_REFERENCE_DEFAULT, GROWTH_REFERENCES
 from .services import PASSWORD_MIN_LENGTH, find_user
 
@@ -48,8 +49,8 @@ def optional_int(value: Any) -> int | None:
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return numbers.parse_int(str(value))
+    except ValueError:
         return None
 
 

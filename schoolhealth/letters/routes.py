@@ -35,7 +35,7 @@ from ..access import (
     scoped_schools,
     scoped_sessions,
 )
-from ..audit import record_event
+from ..audit import record_event, record_view
 from ..extensions import db
 from ..models import (
     District,
@@ -69,7 +69,7 @@ def show_session(session_id: int):
     """Print a class's letters (one click per class) and follow the register."""
     session = get_session_or_404(session_id)
     letters = services.session_register(session)
-    return render_template(
+    page = render_template(
         "letters/session_letters.html",
         session=session,
         classes=services.letter_classes(session),
@@ -79,6 +79,17 @@ def show_session(session_id: int):
         counts=services.register_counts(letters),
         status_labels=forms.STATUS_LABELS,
     )
+    # The register lists each pupil's findings: one audit event for the page view.
+    record_view(
+        "letter",
+        None,
+        school_id=session.school_id,
+        summary=f"letter register of session {session.id}: {len(letters)} pupils",
+        pupil_ids=[letter.student_id for letter in letters],
+        details={"session_id": session.id, "page": "letter_register"},
+    )
+    db.session.commit()
+    return page
 
 
 @bp.route("/letters/sessions/<int:session_id>/batches", methods=["POST"])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, Form, IntegerField, SelectChoice, SelectField
+from wtforms import DateField, Form, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from ..fields import StrictIntegerField
 from .services import GROUPINGS, INDICATORS
 
 BY_LABELS = {
@@ -28,7 +29,7 @@ class ReportFilterForm(Form):
     school_year = SelectField(_l("School year"), choices=[], validate_choice=False)
     district = SelectField(_l("District"), choices=[], validate_choice=False)
     school = SelectField(_l("School"), choices=[], validate_choice=False)
-    session = IntegerField(
+    session = StrictIntegerField(
         _l("Screening session (id)"), validators=[Optional(), NumberRange(1, 2**31 - 1)]
     )
     date_from = DateField(_l("Sessions from"), validators=[Optional()])

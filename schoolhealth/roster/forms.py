@@ -8,7 +8,6 @@ refused in a file, with the same reasoning.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 from typing import Any
 
@@ -24,7 +23,7 @@ from .. import labels
 from ..cells import formula_like
 from ..extensions import db
 from ..models import School, SchoolClass, Student, is_masked, mask_id_number, mask_ids
-from ..rules import InvalidMeasurement, parse_date
+from ..rules import InvalidMeasurement, numbers, parse_date
 from ..rules.idnumber import id_number_birth_date, id_number_sex, validate_id_number
 from .services import (
     StudentData,
@@ -44,7 +43,7 @@ def _nfkc(value: Any) -> Any:
     """Full-width to half-width and trimmed; nurses type on Chinese input methods."""
     if not isinstance(value, str):
         return value
-    return unicodedata.normalize("NFKC", value).strip()
+    return numbers.nfkc(value).strip()
 
 
 def _upper(value: Any) -> Any:
@@ -58,7 +57,7 @@ def _collapse_spaces(value: Any) -> Any:
 def _int_or_none(value: Any) -> int | None:
     """A select's value as an int; blank or garbage is None (the field says what to do)."""
     try:
-        return None if value in (None, "") else int(value)
+        return numbers.parse_int(None if value is None else str(value))
     except (TypeError, ValueError):
         return None
 
@@ -452,7 +451,7 @@ class PromoteForm(FlaskForm):
     from_year = SelectField(_l("From school year"), coerce=_int_or_none, validate_choice=False)
     graduating_grades = SelectMultipleField(
         _l("Grades that graduate (besides grade 12)"),
-        coerce=int,
+        coerce=numbers.coerce_int,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
         validate_choice=False,

@@ -35,7 +35,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import update
-from wtforms import BooleanField, IntegerField, SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from ..access import (
@@ -43,12 +43,15 @@ from ..access import (
     get_school_or_404,
     id_arg,
     is_valid_id,
+    page_arg,
     roles_required,
     scoped_schools,
 )
 from ..extensions import db
+from ..fields import StrictIntegerField
 from ..jobs import enqueue, failure, run_job
 from ..models import Job, Role, School, utcnow
+from ..rules import numbers
 from ..tabular import FileRejected
 from . import bp
 from .exporting import FORMATS, MIMETYPES, export_roster
@@ -97,8 +100,8 @@ class RosterImportForm(FlaskForm):
             "format: 学籍号, 姓名, 性别, 出生日期, 年级, 班级 …"
         ),
     )
-    school_id = SelectField(_l("School"), coerce=int, validators=[InputRequired()])
-    school_year = IntegerField(
+    school_id = SelectField(_l("School"), coerce=numbers.coerce_int, validators=[InputRequired()])
+    school_year = StrictIntegerField(
         _l("School year (the year it starts in)"),
         validators=[InputRequired(), NumberRange(min=2000, max=2100)],
     )
@@ -213,7 +216,7 @@ def _page_of(items: list[Any], page: int) -> tuple[list[Any], int]:
 
 def _issues_view(report: dict[str, Any]) -> dict[str, Any]:
     issues = [Issue.from_dict(d) for d in report.get("issues", [])]
-    page = request.args.get("page", 1, type=int)
+    page = request.args.get("page", 1, type=page_arg)
     shown, pages = _page_of(issues, page)
     return {
         "issues": shown,
@@ -234,7 +237,7 @@ def import_roster():
     form = RosterImportForm()
     fixed_school = _school_choices(form)
     if fixed_school is not None and request.method == "POST":
-        posted = request.form.get("school_id", type=int)
+        posted = request.form.get("school_id", type=id_arg)
         if posted is not None and posted != fixed_school.id:
             abort(404)  # another school's roster, as if it did not exist
     if request.method == "GET":

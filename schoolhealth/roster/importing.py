@@ -113,9 +113,10 @@ _STUDENT_NUMBER = re.compile(r"[0-9A-Za-z]{6,32}")
 # A student number as a masked export writes it: "G" + an ID masked by mask_ids.
 _MASKED_STUDENT_NUMBER = re.compile(r"[0-9A-Za-z]{0,14}[0-9]{4}\*{10}[0-9]{3}[0-9Xx]")
 _PHONE = re.compile(r"[0-9][0-9 \-]*")
-_EXCEL_SERIAL = re.compile(r"[1-9]\d{4}(?:\.\d+)?")
-_EXCEL_NUMBER = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+")
-_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+# re.ASCII: \d alone also matches "٣", which float() then reads as 3.
+_EXCEL_SERIAL = re.compile(r"[1-9]\d{4}(?:\.\d+)?", re.ASCII)
+_EXCEL_NUMBER = re.compile(r"\d(?:\.\d+)?[eE]\+?\d+", re.ASCII)
+_ISO_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?", re.ASCII)
 _LANGUAGES = {
     "zh": "zh",
     "en": "en",

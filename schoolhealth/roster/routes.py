@@ -27,8 +27,10 @@ from ..access import (
     scoped_schools,
     scoped_students,
 )
+from ..audit import record_view
 from ..extensions import db
 from ..models import Enrolment, Role, School, SchoolClass, Student
+from ..rules import numbers
 from . import bp, services
 from .forms import (
     ClassForm,
@@ -65,8 +67,8 @@ def _refusal(key: str, **params: Any) -> str:
 
 def year_arg(value: str) -> int:
     """``type=`` for a school year in a URL: 2000-2100, as the forms take (else the default)."""
-    year = int(value)
-    if not 2000 <= year <= 2100:
+    year = numbers.parse_int(value)
+    if year is None or not 2000 <= year <= 2100:
         raise ValueError(f"not a school year: {value!r}")
     return year
 
@@ -224,12 +226,22 @@ def show_student(student_id: int):
         .options(selectinload(Enrolment.school_class))
         .order_by(Enrolment.school_year.desc())
     ).all()
-    return render_template(
+    page = render_template(
         "roster/student_detail.html",
         student=student,
         enrolments=enrolments,
         can_edit=_can_edit(),
     )
+    record_view(
+        "student",
+        student.id,
+        school_id=student.school_id,
+        summary=f"roster page of pupil {student.id} viewed",
+        pupil_ids=[student.id],
+        details={"page": "roster"},
+    )
+    db.session.commit()
+    return page
 
 
 @bp.route("/schools/<int:school_id>/students/new", methods=["GET", "POST"])
@@ -238,7 +250,7 @@ def new_student(school_id: int):
     school = get_school_or_404(school_id)
     form = StudentForm(school=school)
     if request.method == "GET":
-        preset = request.args.get("class_id", type=int)
+        preset = request.args.get("class_id", type=id_arg)
         if preset in {c.id for c in form.classes}:
             form.class_id.data = preset
     if form.validate_on_submit():
@@ -355,7 +367,7 @@ def new_class(school_id: int):
     school = get_school_or_404(school_id)
     form = ClassForm(school=school)
     if request.method == "GET":
-        year = request.args.get("year", type=int)
+        year = request.args.get("year", type=year_arg)
         form.school_year.data = year if year in form.years else services.current_school_year()
     if form.validate_on_submit():
         try:
@@ -458,7 +470,7 @@ def promote_school(school_id: int):
     # Promoting into a year after next would move pupils twice in one summer.
     years = [y for y in services.school_years(school) if y <= current]
     source = request.form if request.method == "POST" else request.args
-    from_year = source.get("from_year", type=int)
+    from_year = source.get("from_year", type=year_arg)
     if from_year not in years:
         from_year = current - 1 if current - 1 in years else (years[0] if years else None)
     grades = sorted({c.grade for c in services.school_classes(school, from_year)}) if years else []

@@ -24,6 +24,7 @@ from sqlalchemy import Select, func, insert, select, update
 from ..audit import changed_fields, record_event, snapshot
 from ..extensions import db
 from ..models import Enrolment, School, SchoolClass, Student, mask_id_number
+from ..rules.numbers import nfkc
 
 # --- school years ---------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ def _number(text: str) -> int | None:
 
 def _compact(text: str) -> str:
     """NFKC (full-width -> half-width) with every space removed."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
+    return re.sub(r"\s+", "", nfkc(str(text)))
 
 
 _STAGE_GRADE = re.compile(r"(初|高)中?(.+?)(?:年级)?")
@@ -122,7 +123,8 @@ def parse_grade(text: str) -> int:
 
 # "三年级2班", "初一5班", "高二(3)": a grade written before the class number.
 _GRADE_PREFIX = re.compile(
-    r"(?:(?:初|高)中?[一二三123]|(?:小学)?(?:\d{1,2}|[一二三四五六七八九十]{1,3})年级)(.+)"
+    r"(?:(?:初|高)中?[一二三123]|(?:小学)?(?:\d{1,2}|[一二三四五六七八九十]{1,3})年级)(.+)",
+    re.ASCII,
 )
 _BRACKETED = re.compile(r".*?[(\[【]([^()\[\]【】]+)[)\]】]班?")
 _MAX_CLASS_NAME = 32

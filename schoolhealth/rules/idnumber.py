@@ -12,12 +12,13 @@ import re
 from datetime import date
 
 from .errors import InvalidIdNumber
+from .numbers import foreign_digit
 from .parsing import normalize_text
 from .types import Sex
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"\d{17}[\dX]")
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
 ALLOWED = "18 characters: 17 digits and a check digit (0-9 or X) per GB 11643"
 
 
@@ -29,7 +30,8 @@ def check_character(first17: str) -> str:
 def validate_id_number(text: str) -> str:
     """The normalised number (trimmed, half-width, upper-case X) or :class:`InvalidIdNumber`."""
     value = normalize_text(text).upper().replace(" ", "")
-    if not _SHAPE.fullmatch(value):
+    # NFKC would turn "③" into "3": only ASCII and full-width digits make an ID number.
+    if foreign_digit(text) is not None or not _SHAPE.fullmatch(value):
         raise InvalidIdNumber(
             "id_number",
             value,

@@ -20,10 +20,11 @@ from .dental import FDI_ALLOWED, TOOTH_LIST_FIELDS, check_tooth_list
 from .engine import RANGE_OF_FIELD, check_range, field_problems
 from .errors import FieldError, InvalidMeasurement
 from .fields import CHOICE, FIELDS, choice_words
+from .numbers import foreign_digit
 from .types import MEASUREMENT_FIELDS, Measurements, ScreeningType, Sex
 from .vision import DECIMAL_MAX, DECIMAL_MIN, FIVE_POINT_MAX, FIVE_POINT_MIN, decimal_to_five_point
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _UNITS = {
     "height_cm": ("cm", "厘米"),
     "weight_kg": ("kg", "公斤", "千克"),
@@ -42,12 +43,31 @@ def normalize_text(text: str | None) -> str:
     return text.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-")
 
 
+def check_digits(field: str, text: str | None) -> None:
+    """Refuse a value written with digits other than ASCII or full-width (rules.numbers).
+
+    Checked on the raw text, before NFKC, which would turn "③" or "³" into "3".
+    """
+    char = foreign_digit(text)
+    if char is not None:
+        value = str(text).strip()
+        raise InvalidMeasurement(
+            field,
+            value,
+            "0-9",
+            f"{field}: {value} contains the digit {char!r}; type numbers with 0-9",
+            key="foreign_digit",
+            params={"char": char},
+        )
+
+
 def _key(text: str) -> str:
     return re.sub(r"[\s()\[\]（）【】_\-]+", "", normalize_text(text).lower())
 
 
 def parse_decimal(field: str, text: str | None) -> Decimal | None:
     """A plain decimal number (no exponent, no thousands separator), unit suffix allowed."""
+    check_digits(field, text)
     value = normalize_text(text)
     if not value:
         return None
@@ -154,15 +174,16 @@ def parse_sex(text: str | None) -> Sex:
 
 
 _DATE_PATTERNS = (
-    re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?"),
-    re.compile(r"(\d{4})(\d{2})(\d{2})"),
-    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?"),
+    re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?", re.ASCII),
+    re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII),
+    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?", re.ASCII),
 )
 DATE_ALLOWED = "2015-03-02, 2015/3/2, 2015.3.2, 20150302 or 2015年3月2日"
 
 
 def parse_date(text: str | None, field: str = "date") -> date | None:
     """A calendar date in the roster.md forms; blank -> None."""
+    check_digits(field, text)
     value = normalize_text(text)
     if not value:
         return None
@@ -242,6 +263,7 @@ _NO_TEETH = {"无", "none", "0", "-", "/", "无龋", "nil"}
 
 def parse_teeth(field: str, text: str | None) -> tuple[int, ...] | None:
     """FDI codes separated by comma, space or 、; 无/none/0 = examined, none (empty tuple)."""
+    check_digits(field, text)
     value = normalize_text(text)
     if not value:
         return None
@@ -251,7 +273,7 @@ def parse_teeth(field: str, text: str | None) -> tuple[int, ...] | None:
     for token in _TOOTH_SPLIT.split(value):
         if not token:
             continue
-        if not re.fullmatch(r"\d{2}", token):
+        if not re.fullmatch(r"[0-9]{2}", token):
             raise InvalidMeasurement(
                 field,
                 token,

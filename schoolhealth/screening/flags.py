@@ -47,6 +47,7 @@ from ..models import (
     mask_id_number,
     mask_ids,
 )
+from ..rules import numbers
 from . import services
 
 # Every (screening type, category) a stored finding can have, in the order the counts
@@ -201,10 +202,9 @@ def _text(value: Any) -> str | None:
 
 def _int(value: Any, low: int, high: int) -> int | None:
     try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
+        return numbers.parse_int(None if value is None else str(value), low, high)
+    except numbers.NotANumber:
         return None
-    return number if low <= number <= high else None
 
 
 # ----------------------------------------------------------------- query pieces

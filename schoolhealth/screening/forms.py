@@ -27,6 +27,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import SCREENING_TYPES, Institution, School, SessionStatus
+from ..rules import numbers
 from .services import ATR_CHOICES, TYPE_LABELS
 
 
@@ -44,7 +45,7 @@ class SessionForm(FlaskForm):
     own school. ``institutions`` are the screening institutions to choose from.
     """
 
-    school_id = SelectField(_l("School"), coerce=int)
+    school_id = SelectField(_l("School"), coerce=numbers.coerce_int)
     name = StringField(
         lazy_pgettext("not a person", "Name"),
         validators=[DataRequired(), Length(max=100)],
@@ -57,10 +58,10 @@ class SessionForm(FlaskForm):
         choices=[SelectChoice(t, TYPE_LABELS[t]) for t in SCREENING_TYPES],
         validators=[DataRequired(message=_l("Choose at least one screening type."))],
     )
-    institution_id = SelectField(_l("Screening institution"), coerce=int, default=0)
+    institution_id = SelectField(_l("Screening institution"), coerce=numbers.coerce_int, default=0)
     atr_positive_degrees = SelectField(
         _l("ATR threshold (spine)"),
-        coerce=int,
+        coerce=numbers.coerce_int,
         choices=[SelectChoice(v, f"{v}°") for v in ATR_CHOICES],
         default=ATR_CHOICES[0],
         description=_l(

@@ -29,8 +29,14 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from wtforms import SelectChoice, SelectField
 
 from .. import labels, rules
-from ..access import get_session_or_404, get_student_or_404, roles_required, scoped_sessions
-from ..audit import record_event
+from ..access import (
+    get_session_or_404,
+    get_student_or_404,
+    page_arg,
+    roles_required,
+    scoped_sessions,
+)
+from ..audit import record_view
 from ..extensions import db
 from ..models import (
     SCREENING_TYPES,
@@ -111,12 +117,12 @@ def list_flags(session_id: int):
     page = flags.flagged_pupils(
         session,
         filters,
-        page=request.args.get("page", 1, type=int) or 1,
+        page=request.args.get("page", 1, type=page_arg),
         per_page=current_app.config["PAGE_SIZE"],
     )
     counts = flags.flag_counts(session, filters)
     classes = flags.session_classes(session)
-    return render_template(
+    html = render_template(
         "screening/flags_list.html",
         session=session,
         filters=filters,
@@ -129,6 +135,18 @@ def list_flags(session_id: int):
         type_labels={t: str(label) for t, label in services.TYPE_LABELS.items()},
         screening_types=[t for t in SCREENING_TYPES if t in session.type_list],
     )
+    # One event per page view listing the pupils on this page (after rendering).
+    record_view(
+        "screening_flags",
+        session.id,
+        school_id=session.school_id,
+        summary=f"flagged pupils of session {session.id}, page {page.page}: "
+        f"{len(page.items)} pupils",
+        pupil_ids=[row.student_id for row in page.items],
+        details={"session_id": session.id, "filters": filters.describe(), "page": page.page},
+    )
+    db.session.commit()
+    return html
 
 
 @bp.route("/sessions/<int:session_id>/flags/export.xlsx")
@@ -716,12 +734,13 @@ def pupil_record(student_id: int):
         sex_labels={"M": _("Male"), "F": _("Female")},
     )
     # Audited after rendering: committing first would expire what the page reads.
-    record_event(
-        "view",
+    record_view(
         "student",
         student.id,
         school_id=student.school_id,
-        summary=f"screening record of {student.student_number} viewed",
+        summary=f"screening record of pupil {student.id} viewed",
+        pupil_ids=[student.id],
+        details={"page": "pupil_record"},
     )
     db.session.commit()
     return page

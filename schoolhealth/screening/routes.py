@@ -29,10 +29,12 @@ from .. import rules
 from ..access import (
     get_session_or_404,
     get_student_or_404,
+    page_arg,
     roles_required,
     scoped_schools,
     scoped_sessions,
 )
+from ..audit import record_view
 from ..extensions import db
 from ..models import (
     Institution,
@@ -43,6 +45,7 @@ from ..models import (
     SessionStatus,
     Student,
 )
+from ..rules import numbers
 from . import bp, services
 from .forms import SessionForm, StatusForm
 
@@ -80,7 +83,7 @@ def list_sessions():
         status = ""
     pagination = db.paginate(
         query,
-        page=request.args.get("page", 1, type=int),
+        page=request.args.get("page", 1, type=page_arg),
         per_page=current_app.config["PAGE_SIZE"],
         error_out=False,
     )
@@ -256,7 +259,7 @@ def class_grid(session_id: int, class_id: int):
                 "values": {c.field: services.display_value(result, c.field) for c in columns},
             }
         )
-    return render_template(
+    page = render_template(
         "screening/class_grid.html",
         session=session,
         school_class=school_class,
@@ -266,6 +269,19 @@ def class_grid(session_id: int, class_id: int):
         has_refraction=any(c.group == "refraction" for c in columns),
         sex_labels={k: str(v) for k, v in SEX_LABELS.items()},
     )
+    # One audit event for the page (the pupils shown listed in it), after rendering:
+    # committing first would expire what the page reads.
+    record_view(
+        "class_grid",
+        school_class.id,
+        school_id=session.school_id,
+        summary=f"class grid of class {school_class.id} in session {session.id}: "
+        f"{len(rows)} pupils",
+        pupil_ids=[r["student"].id for r in rows],
+        details={"session_id": session.id, "class_id": school_class.id},
+    )
+    db.session.commit()
+    return page
 
 
 def _json_error(status: int, error: str, message: str, **extra: Any):
@@ -297,8 +313,12 @@ def _parse_version(value: Any) -> int:
         raise ValueError(value)
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str):
+        # str.isdigit() and int() accept "٣": versions are ASCII digits (rules.numbers).
+        parsed = numbers.parse_int(value)
+        if parsed is None:
+            raise ValueError(value)
+        number = parsed
     else:
         raise ValueError(value)
     if number < 0 or number > 2**31:

@@ -201,8 +201,10 @@ class ScreeningError(Exception):
     """An operation refused for a reason the user can act on; ``message`` is translated."""
 
     def __init__(self, message: Any) -> None:
+        # Kept lazy: rendering it picks the user's locale, which reads the signed-in user
+        # from the database session, and a conflict is raised while that session is failed.
         self.message = message
-        super().__init__(str(message))
+        super().__init__(message)
 
 
 class SessionClosed(ScreeningError):
@@ -924,11 +926,20 @@ def _audit_value(value: Any) -> Any:
 
 
 def _flush() -> None:
+    """Flush, turning a lost race into :class:`ResultConflict` with the session usable.
+
+    StaleDataError: the row's version moved between our read and our UPDATE;
+    IntegrityError: someone created the pupil's result at the same moment. The database
+    has already rolled the transaction back when a flush fails, and until the session is
+    rolled back too, anything that touches it (loading the signed-in user to pick the
+    locale of the message, reading the current value for the 409) raises
+    PendingRollbackError: a 500 instead of a conflict. So roll back here, first; this
+    discards nothing the database still held.
+    """
     try:
         db.session.flush()
     except (StaleDataError, IntegrityError) as exc:
-        # StaleDataError: the row's version moved between our read and our UPDATE;
-        # IntegrityError: someone created the pupil's result at the same moment.
+        db.session.rollback()
         logger.info("concurrent change of a screening result: %s", exc)
         raise ResultConflict() from exc
 
@@ -1034,6 +1045,12 @@ def field_error_message(error: rules.FieldError) -> str:
     key = error.key
     if key == "not_a_number":
         text = _("%(value)s is not a number.", value=value)
+    elif key == "foreign_digit":
+        text = _(
+            "%(value)s contains the digit “%(char)s”; type numbers with the digits 0–9.",
+            value=value,
+            char=p.get("char", ""),
+        )
     elif key == "out_of_range":
         text = _(
             "%(value)s is outside the plausible range %(min)s–%(max)s %(unit)s.",

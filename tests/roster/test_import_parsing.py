@@ -200,7 +200,19 @@ def test_birth_date_forms(school, text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["2015-13-01", "2015-02-30", "02/03/2015", "yesterday", "20151301", "61", "2015"]
+    "text",
+    [
+        "2015-13-01",
+        "2015-02-30",
+        "02/03/2015",
+        "yesterday",
+        "20151301",
+        "61",
+        "2015",
+        "٤٢٠٠٠",  # Arabic-Indic digits: float() read this as the Excel serial 42000
+        "٢٠١٥-03-02",
+        "②⓪①⑤-03-02",
+    ],
 )
 def test_invalid_birth_dates_are_row_errors_naming_the_column(school, text):
     row = pupil(1, with_id=False)

@@ -786,3 +786,54 @@ def test_session_page_says_when_results_used_another_rule_set(client, sign_in, w
     db.session.commit()
     page = client.get(f"/screening/sessions/{world.session.id}").get_data(as_text=True)
     assert "flagged with rule set" not in page
+
+
+# ----------------------------------------------------------------- strict numbers, JSON errors
+
+
+def test_a_grid_save_refuses_digits_other_than_ascii_and_full_width(client, sign_in, world):
+    """float() reads "٣" (Arabic-Indic three) as 3.0; the grid must refuse it, clearly."""
+    sign_in(world.nurse)
+    url = _field_url(world.session, world.students[0])
+    response = client.post(url, json={"field": "height_cm", "value": "١٣٠", "version": 0})
+    assert response.status_code == 422
+    assert response.json["key"] == "foreign_digit"
+    assert "0–9" in response.json["message"]
+    assert _count(ScreeningResult) == 0
+    assert _count(AuditEvent) == 0
+    response = client.post(url, json={"field": "height_cm", "value": "１３０", "version": 0})
+    assert response.status_code == 200
+    assert _result(world.session.id, world.students[0].id).height_cm == Decimal("130.0")
+    response = client.post(url, json={"field": "height_cm", "value": "131", "version": "١"})
+    assert response.status_code == 400
+    assert _result(world.session.id, world.students[0].id).height_cm == Decimal("130.0")
+
+
+@pytest.mark.parametrize("accept", ["text/html", "*/*", None])
+def test_the_grid_save_answers_json_errors_whatever_the_accept_header(
+    app, client, sign_in, world, accept
+):
+    sign_in(world.nurse)
+    headers = {"Accept": accept} if accept else {}
+    missing = f"/screening/sessions/{world.session.id}/students/999999/field"
+    response = client.post(
+        missing, json={"field": "height_cm", "value": "1", "version": 0}, headers=headers
+    )
+    assert (response.status_code, response.is_json) == (404, True)
+    url = _field_url(world.session, world.students[0])
+    response = client.get(url, headers=headers)
+    assert (response.status_code, response.is_json) == (405, True)
+    response = client.post(url, data="{not json", headers=headers)
+    assert (response.status_code, response.is_json) == (400, True)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    try:
+        response = client.post(
+            url,
+            json={"field": "height_cm", "value": "1" * 4096, "version": 0},
+            headers=headers,
+        )
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert (response.status_code, response.is_json) == (413, True)
+    assert _count(ScreeningResult) == 0
