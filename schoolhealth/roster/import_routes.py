@@ -91,7 +91,11 @@ FILE_MESSAGES = {
     ),
     "too_many_rows": _l("The file has more than %(max_rows)s rows; split it into smaller files."),
     "too_many_rows_per_school": _l(
-        "The file has %(rows)s pupils for one school %(code)s; at most %(max_rows)s can be "
+        "The file has %(rows)s pupils for one school; at most %(max_rows)s can be imported "
+        "for a school. Split the file, or ask an administrator."
+    ),
+    "too_many_rows_for_school_code": _l(
+        "The file has %(rows)s pupils for the school %(code)s; at most %(max_rows)s can be "
         "imported for a school. Split the file, or ask an administrator."
     ),
     "file_too_large": _l(
@@ -223,7 +227,7 @@ def _known_message(key: str | None, params: dict[str, Any]) -> str | None:
         return None
     if "%(" not in str(message):
         return str(message)
-    values: dict[str, Any] = {"code": "", **params}
+    values: dict[str, Any] = dict(params)
     for name in NUMBER_PARAMS:
         if isinstance(values.get(name), int):
             values[name] = f"{values[name]:,}"

@@ -426,13 +426,21 @@ def read_roster(
 
 
 def _too_many_for_a_school(rows: Any, max_rows: int, code: str = "") -> FileRejected:
+    if code:
+        return FileRejected(
+            f"The file has {rows:,} pupils for the school {code}; at most {max_rows:,} can "
+            "be imported for a school.",
+            key="too_many_rows_for_school_code",
+            rows=rows,
+            max_rows=max_rows,
+            code=code,
+        )
     return FileRejected(
-        f"The file has {rows:,} pupils for one school{' ' + code if code else ''}; at most "
-        f"{max_rows:,} can be imported for a school.",
+        f"The file has {rows:,} pupils for one school; at most {max_rows:,} can be "
+        "imported for a school.",
         key="too_many_rows_per_school",
         rows=rows,
         max_rows=max_rows,
-        code=code,
     )
 
 
