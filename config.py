@@ -50,6 +50,8 @@ class Config:
     JOB_STALE_SECONDS = float(os.environ.get("JOB_STALE_SECONDS", "60"))
     # How often a worker reaps stale jobs and clears expired drafts.
     JOB_MAINTENANCE_SECONDS = float(os.environ.get("JOB_MAINTENANCE_SECONDS", "60"))
+    # A worker's memory ceiling (address space; 0 = none): a job past it fails, cleanly.
+    JOB_MEMORY_LIMIT_MB = float(os.environ.get("JOB_MEMORY_LIMIT_MB", "2048"))
     # Uploaded files of failed or cancelled jobs are dropped after this many hours.
     JOB_KEEP_FILES_HOURS = float(os.environ.get("JOB_KEEP_FILES_HOURS", "24"))
 

@@ -219,7 +219,10 @@ class _Heartbeat:
 
     def __enter__(self) -> _Heartbeat:
         if self.every > 0:
-            self.thread.start()
+            try:
+                self.thread.start()
+            except RuntimeError:  # no thread to be had (memory ceiling): run without
+                logger.warning("job %s runs without a heartbeat", self.job_id)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -264,6 +267,11 @@ def execute(job_id: int, worker: str) -> None:
             result = handler(job)
         except Exception as exc:  # the job's failure is data for the user, not a crash
             db.session.rollback()
+            if isinstance(exc, MemoryError):
+                exc = JobFailure(
+                    "out_of_memory",
+                    "the job needed more memory than JOB_MEMORY_LIMIT_MB allows",
+                )
             logger.error("job %s (%s) failed: %s", job_id, job.kind, traceback.format_exc())
             db.session.execute(
                 update(Job)
@@ -431,8 +439,28 @@ def cleanup(now: Any = None) -> dict[str, int]:
 # --- workers --------------------------------------------------------------------------------
 
 
+def limit_memory(app: Flask) -> None:
+    """Cap this worker's address space at ``JOB_MEMORY_LIMIT_MB`` (0: no cap).
+
+    The upload limits bound what a file can cost; this is the ceiling behind them, so
+    that no job, whatever its input, can take the machine's memory from the web server:
+    an allocation past it raises MemoryError, and the job fails with a message.
+    """
+    megabytes = float(app.config.get("JOB_MEMORY_LIMIT_MB") or 0)
+    if megabytes <= 0:
+        return
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = int(megabytes * 1024 * 1024)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def run_worker(app: Flask, *, burst: bool = False) -> None:
     """Run a worker for ``app``: on RQ when Redis is configured, on the jobs table if not."""
+    limit_memory(app)
     with app.app_context():
         redis = uses_redis()
     if redis:

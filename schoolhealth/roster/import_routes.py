@@ -114,6 +114,10 @@ FILE_MESSAGES = {
 # jobs.JobFailure.key -> the message shown when an import job failed that way.
 JOB_MESSAGES = {
     "upload_gone": _l("The uploaded file is no longer available; upload it again."),
+    "out_of_memory": _l(
+        "The file needed more memory than a background job may use; nothing was written. "
+        "Split it into smaller files."
+    ),
     "worker_lost": _l(
         "The worker running this job stopped before it finished; nothing was written. "
         "Upload the file again."

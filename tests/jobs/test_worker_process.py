@@ -187,3 +187,26 @@ def test_sigkill_mid_write_leaves_nothing_and_the_same_import_again_is_one_clean
     summary = db.session.get(Job, again_id).result["summary"]
     assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 300)
     assert [tuple(s) for s in _roster_state()] == expected
+
+
+def test_a_job_past_the_memory_ceiling_fails_and_the_worker_goes_on(
+    app, nurse, queue_mode, database_url
+):
+    greedy = Job(kind="test_allocate", params={"megabytes": 1500})
+    modest = Job(kind="test_allocate", params={"megabytes": 50})
+    db.session.add_all([greedy, modest])
+    db.session.commit()
+    greedy_id, modest_id = greedy.id, modest.id
+    db.session.remove()
+    worker = subprocess.run(
+        [sys.executable, str(HERE / "allocating_worker.py")],
+        cwd=BASE_DIR,
+        env=worker_env(database_url, JOB_MEMORY_LIMIT_MB="1024"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr
+    greedy, modest = db.session.get(Job, greedy_id), db.session.get(Job, modest_id)
+    assert (greedy.status, jobs.failure(greedy)) == ("failed", ("out_of_memory", {}))
+    assert (modest.status, modest.result) == ("done", {"allocated": 50 * 1024 * 1024})
