@@ -39,9 +39,13 @@ fonts:
 migrate: install
 	$(FLASK) db upgrade
 
+# The worker runs background jobs (imports, letter batches) beside the web server, and
+# stops with it (Ctrl-C, or the server exiting).
 run: install migrate
 	$(FLASK) seed-demo --if-empty --with-results
-	@echo "Serving SchoolHealth on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	@echo "Serving SchoolHealth on http://$(HOST):$(PORT) with a background worker  (Ctrl-C to stop)"
+	@$(FLASK) worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload
 
 worker: install

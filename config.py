@@ -40,20 +40,41 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{INSTANCE_DIR / 'schoolhealth.sqlite'}")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
-    # Without Redis, background jobs run inline in the request or command that queued them.
+    # Background jobs: with REDIS_URL, RQ carries them to `flask worker`; without it the
+    # jobs table is the queue and `flask worker` polls it (`make run` starts one).
     QUEUE_NAME = os.environ.get("QUEUE_NAME", "schoolhealth")
     RQ_ASYNC = bool(os.environ.get("REDIS_URL"))
+    JOBS_EAGER = _bool("JOBS_EAGER", False)  # run jobs inline where queued (tests only)
+    JOB_POLL_SECONDS = float(os.environ.get("JOB_POLL_SECONDS", "1"))
+    JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS", "5"))
+    # A running job without a heartbeat for this long lost its worker: it is failed.
+    JOB_STALE_SECONDS = float(os.environ.get("JOB_STALE_SECONDS", "60"))
+    # How often a worker reaps stale jobs and clears expired drafts.
+    JOB_MAINTENANCE_SECONDS = float(os.environ.get("JOB_MAINTENANCE_SECONDS", "60"))
+    # A worker's memory ceiling (address space; 0 = none): a job past it fails, cleanly.
+    JOB_MEMORY_LIMIT_MB = float(os.environ.get("JOB_MEMORY_LIMIT_MB", "2048"))
+    # Uploaded files of failed or cancelled jobs are dropped after this many hours.
+    JOB_KEEP_FILES_HOURS = float(os.environ.get("JOB_KEEP_FILES_HOURS", "24"))
 
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "schoolhealth" / "translations")
 
-    # Uploads: size limit applied by Werkzeug (413) and again by the reader.
+    # Uploads: the request body limit (Werkzeug answers 413), then limits per file type,
+    # checked before a file is parsed (a small .xlsx can expand to gigabytes).
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "50")) * 1024 * 1024
-    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "2000000"))
-    # Imports with more rows than this are queued as background jobs when Redis is set.
-    IMPORT_BACKGROUND_ROWS = int(os.environ.get("IMPORT_BACKGROUND_ROWS", "5000"))
+    IMPORT_MAX_CSV_MB = float(os.environ.get("IMPORT_MAX_CSV_MB", "20"))
+    IMPORT_MAX_XLS_MB = float(os.environ.get("IMPORT_MAX_XLS_MB", "20"))
+    IMPORT_MAX_UNCOMPRESSED_MB = float(os.environ.get("IMPORT_MAX_UNCOMPRESSED_MB", "100"))
+    IMPORT_MAX_COMPRESSION_RATIO = float(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO", "100"))
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "200000"))  # a whole file
+    IMPORT_MAX_ROWS_PER_SCHOOL = int(os.environ.get("IMPORT_MAX_ROWS_PER_SCHOOL", "20000"))
+    # Uploads up to this size are checked in the request; larger ones by a worker.
+    IMPORT_INLINE_BYTES = int(os.environ.get("IMPORT_INLINE_KB", "256")) * 1024
+    # Checked uploads wait this long for confirmation; each user keeps at most this many.
+    IMPORT_CONFIRM_MINUTES = int(os.environ.get("IMPORT_CONFIRM_MINUTES", "60"))
+    IMPORT_MAX_DRAFTS = int(os.environ.get("IMPORT_MAX_DRAFTS", "5"))
 
     # Sign-in throttling (Flask-Limiter): failed sign-ins counted per client address, and
     # per typed account name from that address, whether or not the account exists; past
@@ -120,6 +141,11 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     LOGIN_LIMIT_PER_ADDRESS = "6 per 10 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "3 per 10 minutes"
+    JOBS_EAGER = True  # tests that need the queue and a real worker turn this off
+    # An in-process `flask worker` in a test would cap the test run's own address space,
+    # and Chromium, started later by the browser tests, cannot run under such a cap;
+    # the ceiling is tested in a worker process of its own (tests/jobs).
+    JOB_MEMORY_LIMIT_MB = 0.0
     BABEL_DEFAULT_LOCALE = "en"
 
 

@@ -264,6 +264,7 @@ def run(args: argparse.Namespace, folder: str) -> None:
             "SQLALCHEMY_DATABASE_URI": url,
             "SQLALCHEMY_ENGINE_OPTIONS": {},
             "IMPORT_MAX_ROWS": max(args.rows, 2_000_000),
+            "IMPORT_MAX_ROWS_PER_SCHOOL": max(args.rows, 2_000_000),
         }
     )
     rows = generate(args.rows, args.seed)

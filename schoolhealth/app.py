@@ -218,7 +218,7 @@ def register_commands(app: Flask) -> None:
     from .reports.cli import report_command
     from .roster.cli import export_roster_command, import_roster_command
     from .rules_cli import rules_cli
-    from .worker import worker_command
+    from .worker import jobs_cli, worker_command
 
     for command in (
         create_user_command,
@@ -228,6 +228,7 @@ def register_commands(app: Flask) -> None:
         export_roster_command,
         rules_cli,
         worker_command,
+        jobs_cli,
         report_command,
         backup_command,
         restore_command,

@@ -53,6 +53,12 @@ def register(app: Flask) -> None:
         }
         code = error.code or 500
         message = messages.get(code, error.description or "")
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if code == 413 and limit:
+            message = _(
+                "The file is too large to upload. The limit is %(mb)s MB.",
+                mb=f"{limit / (1024 * 1024):g}",
+            )
         if _wants_json():
             return jsonify(error=error.name, message=message), code
         return render_template("errors/error.html", code=code, message=message), code

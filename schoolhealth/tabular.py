@@ -11,6 +11,7 @@ import csv
 import io
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -24,6 +25,10 @@ DEFAULT_MAX_ROWS = 2_000_000
 # Exported rosters carry a title ("XX小学2026学年学生花名册"), a date or a blank line or
 # several above the header: the header is looked for among this many first rows.
 HEADER_SEARCH_ROWS = 10
+MB = 1024 * 1024
+# Members smaller than this are never refused for their compression ratio (a tiny
+# styles.xml of repeated text compresses well and is harmless).
+RATIO_CHECK_FROM = 1 * MB
 
 
 class FileRejected(ValueError):
@@ -33,6 +38,23 @@ class FileRejected(ValueError):
         super().__init__(message)
         self.key = key
         self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    """What an uploaded file may cost to read, checked before anything is parsed.
+
+    An .xlsx or .ods is a ZIP: 1.2 MB can expand to a 1.26 GB sheet, which a spreadsheet
+    reader holds in memory whole. So a ZIP's uncompressed size and each large member's
+    compression ratio are bounded (as the archive declares them, and again while the
+    members are actually decompressed, since a declaration can lie). Old .xls files and
+    text files are bounded by their own size.
+    """
+
+    text_bytes: int = 20 * MB
+    xls_bytes: int = 20 * MB
+    uncompressed_bytes: int = 100 * MB
+    compression_ratio: float = 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +137,7 @@ def read_table(
     preferred_sheets: tuple[str, ...] = (),
     max_rows: int = DEFAULT_MAX_ROWS,
     header_aliases: dict[str, list[str]] | None = None,
+    limits: UploadLimits | None = None,
 ) -> Table:
     """Read the first table of a CSV or spreadsheet into strings.
 
@@ -122,7 +145,9 @@ def read_table(
     With ``header_aliases`` (canonical field -> accepted names), the header is the row
     among the first few that names the most known columns, so title rows above it are
     skipped (``Table.header_line`` says which row); without, the first non-blank row.
-    Raises :class:`FileRejected` for empty, binary, unreadable or oversized files.
+    Raises :class:`FileRejected` for empty, binary, unreadable or oversized files: more
+    than ``max_rows`` rows (key ``too_many_rows``, with the file's ``rows``), or beyond
+    ``limits`` (see :func:`check_upload`).
     """
     if isinstance(source, str | Path):
         path = Path(source)
@@ -138,8 +163,12 @@ def read_table(
     if not data:
         raise FileRejected("The file is empty (0 bytes).", key="empty")
     kind = _sniff_kind(data, extension)
+    if limits is not None:
+        check_upload(data, filename, limits)
     known = _known_headers(header_aliases) if header_aliases else None
     if kind == "spreadsheet":
+        if limits is not None and data[:4] == b"PK\x03\x04":
+            _check_actual_expansion(data, limits)
         table = _read_spreadsheet(data, preferred_sheets, max_rows, known)
     elif kind == "text":
         table = _read_text(data, max_rows, known)
@@ -160,6 +189,125 @@ def read_table(
             "The first row must hold the column headers, but it is empty.", key="no_header"
         )
     return table
+
+
+def check_upload(data: bytes, filename: str, limits: UploadLimits) -> int:
+    """Refuse a file too costly to read, from its size and a ZIP's directory alone.
+
+    Cheap (no decompression, no parsing), so a request can run it on any upload. Returns
+    the bytes a reader would have to handle: the uncompressed size of a ZIP's members,
+    the file's size otherwise (callers decide from it where to parse the file).
+    """
+    kind = _sniff_kind(data, Path(filename or "").suffix.lower())
+    if data[:4] == b"PK\x03\x04" and kind == "spreadsheet":
+        return _check_zip_directory(data, limits)
+    limit, what = (
+        (limits.xls_bytes, "xls") if kind == "spreadsheet" else (limits.text_bytes, "text")
+    )
+    if len(data) > limit:
+        raise FileRejected(
+            f"The file is {len(data) / MB:.1f} MB; a {what} file may have at most "
+            f"{limit / MB:g} MB.",
+            key="file_too_large",
+            size_mb=round(len(data) / MB, 1),
+            max_mb=round(limit / MB, 3),
+        )
+    return len(data)
+
+
+def _expansion_error(size: int, limits: UploadLimits) -> FileRejected:
+    return FileRejected(
+        f"The spreadsheet expands to more than {limits.uncompressed_bytes / MB:g} MB when "
+        f"opened ({size / MB:.0f} MB); it cannot be a school roster.",
+        key="uncompressed_too_large",
+        size_mb=round(size / MB),
+        max_mb=round(limits.uncompressed_bytes / MB, 1),
+    )
+
+
+def _ratio_error(ratio: float, limits: UploadLimits) -> FileRejected:
+    return FileRejected(
+        f"The spreadsheet is compressed {ratio:.0f} times (at most "
+        f"{limits.compression_ratio:g} is accepted); it cannot be a school roster.",
+        key="compression_ratio",
+        ratio=round(ratio),
+        max_ratio=round(limits.compression_ratio),
+    )
+
+
+def _check_zip_directory(data: bytes, limits: UploadLimits) -> int:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return len(data)  # a damaged archive: the reader explains
+    total = sum(m.file_size for m in members)
+    if total > limits.uncompressed_bytes:
+        raise _expansion_error(total, limits)
+    for member in members:
+        if member.file_size >= RATIO_CHECK_FROM:
+            ratio = member.file_size / max(member.compress_size, 1)
+            if ratio > limits.compression_ratio:
+                raise _ratio_error(ratio, limits)
+    return total
+
+
+def _check_actual_expansion(data: bytes, limits: UploadLimits) -> None:
+    """Inflate every member, counting, and stop at the limits.
+
+    A ZIP's directory may understate sizes (a forged archive), and readers differ in
+    whether they trust it: this inflates the compressed bytes themselves, a megabyte at
+    a time, so the check costs at most the limit in time and a megabyte in memory.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # damaged: the reader explains
+    total = 0
+    for member in members:
+        size = _inflated_size(data, member, limits.uncompressed_bytes - total)
+        total += size
+        if total > limits.uncompressed_bytes:
+            raise _expansion_error(total, limits)
+        if size >= RATIO_CHECK_FROM:
+            ratio = size / max(member.compress_size, 1)
+            if ratio > limits.compression_ratio:
+                raise _ratio_error(ratio, limits)
+
+
+def _inflated_size(data: bytes, member, cap: int) -> int:
+    """The real size of a member's content, counted up to just past ``cap``."""
+    import struct
+    import zipfile
+
+    if member.compress_type == zipfile.ZIP_STORED:
+        return member.compress_size
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        return member.file_size  # spreadsheets use deflate; others are left to the reader
+    offset = member.header_offset
+    if data[offset : offset + 4] != b"PK\x03\x04":
+        return member.file_size
+    name_length, extra_length = struct.unpack("<HH", data[offset + 26 : offset + 30])
+    start = offset + 30 + name_length + extra_length
+    raw = memoryview(data)[start : start + member.compress_size]
+    inflater = zlib.decompressobj(-15)
+    size = 0
+    try:
+        for position in range(0, len(raw), MB):
+            pending = bytes(raw[position : position + MB])
+            while pending:
+                size += len(inflater.decompress(pending, MB))
+                if size > cap:
+                    return size
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        return size  # damaged: the reader explains
+    return size
 
 
 def _sniff_kind(data: bytes, extension: str) -> str:
@@ -195,23 +343,16 @@ def _is_text(sample: bytes) -> bool:
     return False
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _encodings(data: bytes) -> list[tuple[str, int]]:
+    """Encodings to try, in order, with the number of leading bytes to skip (a BOM)."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        return [("utf-8", 3)]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise FileRejected(
-            "The file's text encoding is not UTF-8 or GBK/GB18030. Save it as "
-            "'CSV UTF-8' from Excel and upload it again.",
-            key="encoding",
-        ) from exc
+        return [("utf-16", 0)]
+    return [("utf-8", 0), ("gb18030", 0)]
+
+
+_ENCODING_NAMES = {("utf-8", 3): "utf-8-sig"}
 
 
 def _known_headers(aliases: dict[str, list[str]]) -> dict[str, str]:
@@ -263,18 +404,44 @@ def _delimiter(text: str) -> str:
 
 
 def _read_text(data: bytes, max_rows: int, known: dict[str, str] | None = None) -> Table:
-    try:
-        text, encoding = _decode(data)
-    except UnicodeDecodeError as exc:
-        raise FileRejected("The file's text encoding could not be read.", key="encoding") from exc
-    if "\x00" in text:
+    """Read CSV text as a stream: the bytes are decoded as the rows are read, so the file
+    is never held a second time as one string, and rows past ``max_rows`` are counted,
+    not kept. UTF-8 is tried first; a file that is not UTF-8 is read again as GB18030."""
+    encodings = _encodings(data)
+    if encodings[0][0] != "utf-16" and b"\x00" in data:
         raise FileRejected("This file contains binary data; it is not a CSV file.", key="type")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    try:
-        records = _take(reader, max_rows)
-    except csv.Error as exc:
-        raise FileRejected(f"The CSV file is malformed: {exc}.", key="csv") from exc
-    return _table_from_records(records, encoding=encoding, known=known)
+    for position, (encoding, skip) in enumerate(encodings):
+        last = position == len(encodings) - 1
+        head = data[skip : skip + 65536]
+        try:
+            first = head.decode(encoding, errors="strict" if not last else "replace")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:
+                continue
+            first = head.decode(encoding, errors="ignore")  # a character cut at 64 KB
+        delimiter = _delimiter(first)
+        stream = io.TextIOWrapper(
+            io.BufferedReader(io.BytesIO(memoryview(data)[skip:])), encoding=encoding, newline=""
+        )
+        reader = csv.reader(stream, delimiter=delimiter)
+        try:
+            records = _take(reader, max_rows)
+        except UnicodeDecodeError:
+            if last:
+                break
+            continue
+        except csv.Error as exc:
+            raise FileRejected(f"The CSV file is malformed: {exc}.", key="csv") from exc
+        if records and records[0] and records[0][0].startswith("\ufeff"):
+            records[0][0] = records[0][0][1:]
+        return _table_from_records(
+            records, encoding=_ENCODING_NAMES.get((encoding, skip), encoding), known=known
+        )
+    raise FileRejected(
+        "The file's text encoding is not UTF-8 or GBK/GB18030. Save it as "
+        "'CSV UTF-8' from Excel and upload it again.",
+        key="encoding",
+    )
 
 
 def _take(records, max_rows: int) -> list[list[str]]:
@@ -282,10 +449,14 @@ def _take(records, max_rows: int) -> list[list[str]]:
     for record in records:
         out.append(record)
         if len(out) > max_rows + 1:
+            # Count the rest without keeping it, so the message can say how many.
+            rows = len(out) - 1 + sum(1 for _ in records)
             raise FileRejected(
-                f"The file has more than {max_rows:,} rows; split it into smaller files.",
+                f"The file has more than {max_rows:,} rows ({rows:,}); split it into "
+                "smaller files.",
                 key="too_many_rows",
                 max_rows=max_rows,
+                rows=rows,
             )
     return out
 
@@ -399,9 +570,11 @@ def _read_spreadsheet(
             f"The sheet {sheet_name!r} could not be read ({exc}).", key="spreadsheet"
         ) from exc
     if len(records) > max_rows + 1:
+        rows = max(sheet.total_height - 1, max_rows + 1)
         raise FileRejected(
-            f"The file has more than {max_rows:,} rows; split it into smaller files.",
+            f"The file has more than {max_rows:,} rows ({rows:,}); split it into smaller files.",
             key="too_many_rows",
             max_rows=max_rows,
+            rows=rows,
         )
     return _table_from_records(records, sheet_name=sheet_name, known=known)

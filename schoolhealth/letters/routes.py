@@ -28,6 +28,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from .. import jobs
 from ..access import (
     get_session_or_404,
     get_student_or_404,
@@ -140,6 +141,8 @@ def show_batch(batch_id: int):
     """Progress of a batch; when it is ready the browser starts the download by itself."""
     batch, session = _batch_or_404(batch_id)
     job = db.session.get(Job, batch.job_id) if batch.job_id else None
+    if job is not None and job.status == "running" and jobs.reap_stale(job_id=job.id):
+        db.session.refresh(job)  # its worker died: say so rather than wait forever
     school_class = db.session.get(SchoolClass, batch.class_id) if batch.class_id else None
     return render_template(
         "letters/batch_show.html",
@@ -147,8 +150,31 @@ def show_batch(batch_id: int):
         job=job,
         session=session,
         school_class=school_class,
+        can_cancel=_can_cancel(job),
         auto=request.args.get("auto") == "1" and batch.content is not None,
     )
+
+
+def _can_cancel(job: Job | None) -> bool:
+    """Whoever started a batch, or an administrator, may stop it while it waits or runs."""
+    return (
+        job is not None
+        and job.status in jobs.ACTIVE
+        and (job.user_id == current_user.id or current_user.role == Role.ADMIN)
+    )
+
+
+@bp.route("/letters/batches/<int:batch_id>/cancel", methods=["POST"])
+@roles_required(*LETTER_ROLES)
+def cancel_batch(batch_id: int):
+    """Stop a queued or stuck batch; a running one's letters are rolled back when it ends."""
+    batch, _session = _batch_or_404(batch_id)
+    job = db.session.get(Job, batch.job_id) if batch.job_id else None
+    if job is None or not (job.user_id == current_user.id or current_user.role == Role.ADMIN):
+        abort(404)
+    if jobs.cancel(job, current_user):
+        flash(_("The letters were cancelled."), "info")
+    return redirect(url_for("letters.show_batch", batch_id=batch.id))
 
 
 @bp.route("/letters/batches/<int:batch_id>/download")

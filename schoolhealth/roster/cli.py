@@ -62,11 +62,11 @@ def import_roster_command(
     year = school_year or current_school_year(date.today())
     with force_locale("en"):
         try:
-            table = read_roster(file)
+            table = read_roster(file, one_school=school is not None)
+            parse = parse_roster(table, school=school, school_year=year, file_name=file.name)
         except FileRejected as exc:
             click.echo(f"{file.name}: {exc}", err=True)
             raise SystemExit(EXIT_ERRORS) from None
-        parse = parse_roster(table, school=school, school_year=year, file_name=file.name)
         if table.header_line > 1:
             click.echo(
                 f"Row {table.header_line} is the header; the title rows above it were skipped."

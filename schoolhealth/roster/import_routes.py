@@ -3,9 +3,12 @@
 The flow is habit 6 of docs/DEVELOPING.md in the browser: an upload is always checked first (the
 dry run) and nothing is written until the user confirms the report. The uploaded file
 waits server-side in a :class:`~schoolhealth.models.Job` row ("draft") that only its
-uploader can see or confirm, and only for ``IMPORT_CONFIRM_MINUTES``. Both the check and
-the import run as jobs: inline for small files or without Redis, on a worker for files
-of more than ``IMPORT_BACKGROUND_ROWS`` rows, with a progress page that polls JSON.
+uploader can see or confirm, only for ``IMPORT_CONFIRM_MINUTES``, and at most
+``IMPORT_MAX_DRAFTS`` of them per user. A request never parses a large file: it checks
+the file's size (and a spreadsheet's uncompressed size) and then hands the check to a
+worker, unless the file is at most ``IMPORT_INLINE_BYTES``. The import itself always
+runs on a worker (:mod:`schoolhealth.jobs`); the browser waits on a progress page that
+polls JSON, and can cancel.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import update
+from sqlalchemy import select, update
 from wtforms import BooleanField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
@@ -49,13 +52,20 @@ from ..access import (
 )
 from ..extensions import db
 from ..fields import StrictIntegerField
-from ..jobs import enqueue, failure, run_job
+from ..jobs import ACTIVE, cancel, enqueue, failure, reap_stale, run_job
 from ..models import Job, Role, School, utcnow
 from ..rules import numbers
-from ..tabular import FileRejected
+from ..tabular import FileRejected, check_upload
 from . import bp
 from .exporting import FORMATS, MIMETYPES, export_roster
-from .importing import ERROR, ROSTER_FIELDS, Issue, map_roster_headers, read_roster
+from .importing import (
+    ERROR,
+    ROSTER_FIELDS,
+    Issue,
+    map_roster_headers,
+    read_roster,
+    upload_limits,
+)
 from .services import current_school_year
 
 ISSUES_PER_PAGE = 100
@@ -83,12 +93,41 @@ FILE_MESSAGES = {
         "The spreadsheet could not be opened; it may be damaged or password-protected."
     ),
     "too_many_rows": _l("The file has more than %(max_rows)s rows; split it into smaller files."),
+    "too_many_rows_per_school": _l(
+        "The file has %(rows)s pupils for one school; at most %(max_rows)s can be imported "
+        "for a school. Split the file, or ask an administrator."
+    ),
+    "too_many_rows_for_school_code": _l(
+        "The file has %(rows)s pupils for the school %(code)s; at most %(max_rows)s can be "
+        "imported for a school. Split the file, or ask an administrator."
+    ),
+    "file_too_large": _l(
+        "The file is %(size_mb)s MB; a file of this type may have at most %(max_mb)s MB."
+    ),
+    "uncompressed_too_large": _l(
+        "The spreadsheet expands to more than %(max_mb)s MB when opened; it cannot be a "
+        "school roster. Save the roster sheet alone as .xlsx or .csv and upload that."
+    ),
+    "compression_ratio": _l(
+        "The spreadsheet is compressed %(ratio)s times (at most %(max_ratio)s is accepted); "
+        "it cannot be a school roster. Save the roster sheet alone as .xlsx or .csv."
+    ),
 }
 
 # jobs.JobFailure.key -> the message shown when an import job failed that way.
 JOB_MESSAGES = {
     "upload_gone": _l("The uploaded file is no longer available; upload it again."),
+    "out_of_memory": _l(
+        "The file needed more memory than a background job may use; nothing was written. "
+        "Split it into smaller files."
+    ),
+    "worker_lost": _l(
+        "The worker running this job stopped before it finished; nothing was written. "
+        "Upload the file again."
+    ),
 }
+# Parameters shown as numbers with thousands separators.
+NUMBER_PARAMS = ("max_rows", "rows")
 
 
 class RosterImportForm(FlaskForm):
@@ -118,7 +157,8 @@ def _confirm_ttl() -> timedelta:
 
 
 def _expire_old_drafts() -> None:
-    """Drop the kept files of previews nobody confirmed in time (anyone's)."""
+    """Drop the kept files of previews nobody confirmed in time (anyone's), and keep the
+    uploader's own waiting files under ``IMPORT_MAX_DRAFTS``: the oldest make room."""
     db.session.execute(
         update(Job)
         .where(
@@ -128,6 +168,24 @@ def _expire_old_drafts() -> None:
         )
         .values(status="expired", payload=None)
     )
+    keep = max(current_app.config["IMPORT_MAX_DRAFTS"] - 1, 0)
+    drafts = db.session.scalars(
+        select(Job)
+        .where(Job.kind == "roster_import", Job.status == "draft", Job.user_id == current_user.id)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+    ).all()
+    for old in drafts[keep:]:
+        old.status = "expired"
+        old.payload = None
+        flash(
+            _(
+                "Your unconfirmed upload %(file)s was discarded to make room (at most "
+                "%(max)s uploads wait for confirmation).",
+                file=old.payload_name or "",
+                max=current_app.config["IMPORT_MAX_DRAFTS"],
+            ),
+            "info",
+        )
 
 
 def _is_expired(job: Job) -> bool:
@@ -156,18 +214,13 @@ def _preview_job(job: Job) -> Job | None:
     return db.session.get(Job, preview_id) if preview_id is not None else None
 
 
-def _dispatch(job: Job, rows: int) -> None:
-    """Run ``job`` now, or on a worker when the file is large and Redis is configured."""
-    config = current_app.config
-    if (
-        rows > config["IMPORT_BACKGROUND_ROWS"]
-        and config.get("REDIS_URL")
-        and config.get("RQ_ASYNC")
-    ):
-        enqueue(job)  # commits, then queues
-    else:
+def _dispatch_check(preview: Job, inline: bool) -> None:
+    """Check a small file here and now; queue a larger one for a worker."""
+    if inline:
         db.session.commit()
-        run_job(job.id)
+        run_job(preview.id)
+    else:
+        enqueue(preview)  # commits, then queues
 
 
 def _file_message(exc: FileRejected) -> str:
@@ -179,9 +232,16 @@ def _known_message(key: str | None, params: dict[str, Any]) -> str | None:
     message = FILE_MESSAGES.get(key or "") or JOB_MESSAGES.get(key or "")
     if message is None:
         return None
-    if key == "too_many_rows":
-        return str(message) % {"max_rows": f"{params.get('max_rows', 0):,}"}
-    return str(message)
+    if "%(" not in str(message):
+        return str(message)
+    values: dict[str, Any] = dict(params)
+    for name in NUMBER_PARAMS:
+        if isinstance(values.get(name), int):
+            values[name] = f"{values[name]:,}"
+    try:
+        return str(message) % values
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _failure_message(job: Job) -> str:
@@ -249,13 +309,13 @@ def import_roster():
         upload = form.file.data
         file_name = PurePath(upload.filename or "roster").name[-255:]
         data = upload.read()
-        problems, rows = _check_upload(data, file_name)
+        problems, rows, inline = _check_upload(data, file_name, one_school=school is not None)
         if problems:
             form.file.errors = [*form.file.errors, *problems]
             status = 400
         else:
             _expire_old_drafts()
-            job = _create_import_job(data, file_name, rows, school, form)
+            job = _create_import_job(data, file_name, rows, school, form, inline=inline)
             return redirect(url_for("roster.show_import", job_id=job.id))
     elif request.method == "POST":
         status = 400
@@ -264,22 +324,41 @@ def import_roster():
     ), status
 
 
-def _check_upload(data: bytes, file_name: str) -> tuple[list[str], int]:
-    """File-level problems, found before anything is kept (unreadable file, bad headers),
-    and the number of rows, which decides whether the check runs in the background."""
+def _check_upload(data: bytes, file_name: str, *, one_school: bool) -> tuple[list[str], int, bool]:
+    """File-level problems found before anything is kept, the number of rows (0 when not
+    read yet), and whether the file is small enough to be checked in this request.
+
+    Every upload gets the cheap checks (size, a spreadsheet's uncompressed size and
+    compression ratio, from its directory alone). Only a small file is read here, so a
+    nurse sees an unreadable file or a missing column at once, on the form; a larger
+    one is read by a worker and its problems shown on the report page.
+    """
+    limits = upload_limits()
     try:
-        table = read_roster(data, file_name)
+        work = check_upload(data, file_name, limits)
     except FileRejected as exc:
-        return [_file_message(exc)], 0
+        return [_file_message(exc)], 0, False
+    if work > current_app.config["IMPORT_INLINE_BYTES"]:
+        return [], 0, False
+    try:
+        table = read_roster(data, file_name, one_school=one_school, limits=limits)
+    except FileRejected as exc:
+        return [_file_message(exc)], 0, False
     _columns, issues = map_roster_headers(table.headers)
     problems = [i.message for i in issues if i.severity == ERROR]
     if not problems and not table.rows:
         problems.append(_("The file has a header row but no pupils."))
-    return problems, len(table.rows)
+    return problems, len(table.rows), True
 
 
 def _create_import_job(
-    data: bytes, file_name: str, rows: int, school: School | None, form: RosterImportForm
+    data: bytes,
+    file_name: str,
+    rows: int,
+    school: School | None,
+    form: RosterImportForm,
+    *,
+    inline: bool,
 ) -> Job:
     job = Job(
         kind="roster_import",
@@ -306,7 +385,7 @@ def _create_import_job(
     db.session.add(preview)
     db.session.flush()
     job.params = {**job.params, "preview_job_id": preview.id}
-    _dispatch(preview, rows)
+    _dispatch_check(preview, inline)
     return job
 
 
@@ -317,6 +396,7 @@ def show_import(job_id: int):
     job = _get_import_job_or_404(job_id)
     if _is_expired(job) or job.status in ("expired", "cancelled"):
         return _gone(job)
+    _reap_if_stale(job)
     school = db.session.get(School, job.school_id) if job.school_id else None
     if job.status == "draft":
         preview = _preview_job(job)
@@ -365,6 +445,13 @@ def show_import(job_id: int):
     )
 
 
+def _reap_if_stale(job: Job) -> None:
+    """A page about a job whose worker died says so, even when no worker runs the reaper."""
+    watched = _preview_job(job) if job.status == "draft" else job
+    if watched is not None and watched.status == "running" and reap_stale(job_id=watched.id):
+        db.session.refresh(watched)
+
+
 def _can_confirm(job: Job, report: dict[str, Any]) -> bool:
     counts = report.get("counts") or {}
     valid = counts.get("new", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
@@ -406,19 +493,34 @@ def confirm_import(job_id: int):
         return redirect(url_for("roster.show_import", job_id=job.id))
     job.status = "queued"
     job.total = (preview.result or {}).get("counts", {}).get("rows", 0)
-    _dispatch(job, job.total)
+    # Never in the request: a worker writes it, and the page shows its progress.
+    enqueue(job)
     return redirect(url_for("roster.show_import", job_id=job.id))
 
 
 @bp.route("/import/<int:job_id>/cancel", methods=["POST"])
 @roles_required(Role.ADMIN, Role.NURSE)
 def cancel_import(job_id: int):
+    """Discard a checked upload, or stop a queued or running (perhaps stuck) import.
+
+    A running import's worker finishes on its own, but its writes are rolled back
+    (see :func:`schoolhealth.jobs.execute`): a cancelled import imports nothing.
+    """
     job = _get_import_job_or_404(job_id)
     if job.status == "draft":
+        preview = _preview_job(job)
+        if preview is not None and preview.status in ACTIVE:
+            cancel(preview, current_user)
         job.status = "cancelled"
         job.payload = None
         db.session.commit()
         flash(_("The upload was discarded; nothing was imported."), "info")
+    elif job.status in ACTIVE:
+        if cancel(job, current_user):
+            flash(_("The import was cancelled; nothing was imported."), "info")
+        else:
+            flash(_("The import had already finished."), "info")
+            return redirect(url_for("roster.show_import", job_id=job.id))
     return redirect(url_for("roster.import_roster"))
 
 
@@ -427,13 +529,17 @@ def cancel_import(job_id: int):
 def poll_import(job_id: int):
     """Small JSON for the progress page: state, rows checked, and whether to reload."""
     job = _get_import_job_or_404(job_id)
+    _reap_if_stale(job)
     watched = job
     if job.status == "draft":
         watched = _preview_job(job) or job
     state = watched.status
     if state == "running" and watched.total and watched.progress >= watched.total:
         state = "writing" if watched is job else "running"
-    finished = watched.status in ("done", "failed") or job.status in ("expired", "cancelled")
+    finished = watched.status in ("done", "failed", "cancelled") or job.status in (
+        "expired",
+        "cancelled",
+    )
     return jsonify(
         state=state,
         progress=watched.progress,

@@ -68,7 +68,15 @@ from ..models import (
 from ..models import mask_id_number as _mask
 from ..rules import InvalidMeasurement, parse_date, parse_sex
 from ..rules.idnumber import validate_id_number
-from ..tabular import Table, map_headers, normalize_header, read_table
+from ..tabular import (
+    MB,
+    FileRejected,
+    Table,
+    UploadLimits,
+    map_headers,
+    normalize_header,
+    read_table,
+)
 from .services import name_initials, normalize_class_name, parse_grade
 
 logger = logging.getLogger(__name__)
@@ -446,15 +454,67 @@ def _issue_order(issue: Issue) -> tuple[int, int, str]:
 # --- reading -----------------------------------------------------------------------------
 
 
-def read_roster(source: bytes | str | Path, filename: str | None = None) -> Table:
-    """Read a roster file (sheet 花名册/Roster if present); raises ``FileRejected``."""
-    max_rows = current_app.config.get("IMPORT_MAX_ROWS", 2_000_000)
-    return read_table(
-        source,
-        filename,
-        preferred_sheets=SHEET_NAMES,
+def upload_limits() -> UploadLimits:
+    """The configured limits of an uploaded file (config.py, ``IMPORT_MAX_*``)."""
+    config = current_app.config
+    return UploadLimits(
+        text_bytes=int(config["IMPORT_MAX_CSV_MB"] * MB),
+        xls_bytes=int(config["IMPORT_MAX_XLS_MB"] * MB),
+        uncompressed_bytes=int(config["IMPORT_MAX_UNCOMPRESSED_MB"] * MB),
+        compression_ratio=float(config["IMPORT_MAX_COMPRESSION_RATIO"]),
+    )
+
+
+def read_roster(
+    source: bytes | str | Path,
+    filename: str | None = None,
+    *,
+    one_school: bool = False,
+    limits: UploadLimits | None = None,
+) -> Table:
+    """Read a roster file (sheet 花名册/Roster if present); raises ``FileRejected``.
+
+    A file for ``one_school`` stops being read past ``IMPORT_MAX_ROWS_PER_SCHOOL`` rows
+    (key ``too_many_rows_per_school``, with the file's row count); a file of several
+    schools may hold ``IMPORT_MAX_ROWS``, and :func:`parse_roster` counts each school's.
+    """
+    config = current_app.config
+    max_rows = config.get("IMPORT_MAX_ROWS", 200_000)
+    per_school = config.get("IMPORT_MAX_ROWS_PER_SCHOOL", 20_000)
+    school_cap = one_school and per_school < max_rows
+    try:
+        return read_table(
+            source,
+            filename,
+            preferred_sheets=SHEET_NAMES,
+            max_rows=per_school if school_cap else max_rows,
+            limits=limits,
+            header_aliases=HEADER_ALIASES,
+        )
+    except FileRejected as exc:
+        if school_cap and exc.key == "too_many_rows":
+            raise _too_many_for_a_school(
+                exc.params.get("rows", per_school + 1), per_school
+            ) from exc
+        raise
+
+
+def _too_many_for_a_school(rows: Any, max_rows: int, code: str = "") -> FileRejected:
+    if code:
+        return FileRejected(
+            f"The file has {rows:,} pupils for the school {code}; at most {max_rows:,} can "
+            "be imported for a school.",
+            key="too_many_rows_for_school_code",
+            rows=rows,
+            max_rows=max_rows,
+            code=code,
+        )
+    return FileRejected(
+        f"The file has {rows:,} pupils for one school; at most {max_rows:,} can be "
+        "imported for a school.",
+        key="too_many_rows_per_school",
+        rows=rows,
         max_rows=max_rows,
-        header_aliases=HEADER_ALIASES,
     )
 
 
@@ -742,6 +802,7 @@ def parse_roster(
                 {"count": len(excel_damaged), "lines": compact_lines(excel_damaged)},
             )
         )
+    _check_rows_per_school(result, school_of_code)
     _check_duplicates(result, headers, columns, "student_number", "duplicate_student_number")
     _check_duplicates(result, headers, columns, "id_number", "duplicate_id_number")
     _plan_against_database(result, headers, columns, school_year)
@@ -768,6 +829,19 @@ def _sample_row(row: RosterRow, table_row: Any, columns: dict[str, int]) -> dict
         else:
             out[name] = value
     return out
+
+
+def _check_rows_per_school(result: RosterParse, school_of_code: dict[str, int]) -> None:
+    """A file of several schools may not bring more than the cap of pupils to any one."""
+    cap = current_app.config.get("IMPORT_MAX_ROWS_PER_SCHOOL", 20_000)
+    counts: dict[int, int] = defaultdict(int)
+    for row in result.rows:
+        if row.school_id is not None:
+            counts[row.school_id] += 1
+    code_of = {school_id: code for code, school_id in school_of_code.items()}
+    for school_id, count in sorted(counts.items()):
+        if count > cap:
+            raise _too_many_for_a_school(count, cap, code_of.get(school_id, ""))
 
 
 def _check_row_consistency(
@@ -1538,7 +1612,9 @@ def run_roster_preview(job: Job) -> dict[str, Any]:
     if source is None or source.payload is None:
         raise JobFailure("upload_gone", "the uploaded file is no longer available; upload it again")
     school, school_year, _skip = import_job_params(source)
-    table = read_roster(source.payload, source.payload_name)
+    table = read_roster(
+        source.payload, source.payload_name, one_school=school is not None, limits=upload_limits()
+    )
     parse = parse_roster(
         table,
         school=school,
@@ -1557,7 +1633,9 @@ def run_roster_import(job: Job) -> dict[str, Any]:
         raise JobFailure("upload_gone", "the uploaded file is no longer available; upload it again")
     school, school_year, skip = import_job_params(job)
     user = _job_user(job)
-    table = read_roster(job.payload, job.payload_name)
+    table = read_roster(
+        job.payload, job.payload_name, one_school=school is not None, limits=upload_limits()
+    )
     parse = parse_roster(
         table,
         school=school,

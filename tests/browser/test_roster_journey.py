@@ -129,7 +129,7 @@ def test_a_large_roster_is_checked_and_imported_in_the_background(
 
     monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
     monkeypatch.setitem(app.config, "RQ_ASYNC", True)
-    monkeypatch.setitem(app.config, "IMPORT_BACKGROUND_ROWS", 10)
+    monkeypatch.setitem(app.config, "IMPORT_INLINE_BYTES", 1000)
     monkeypatch.setitem(app.config, "QUEUE_NAME", f"roster-journey-{uuid.uuid4().hex}")
     monkeypatch.setattr(jobs, "_worker_app", app)
     connection = Redis.from_url(redis_url)
