@@ -207,8 +207,10 @@ def _group_column(by: str | None) -> ColumnElement[Any]:
     if by == "sex":
         return Student.sex
     if by == "age":
-        # floor, not a bare cast: PostgreSQL rounds 6.5 up to 7, SQLite truncates
-        return cast(func.floor(R.age_band), Integer)
+        # floor, not a bare cast: PostgreSQL rounds 6.5 up to 7, SQLite truncates. On
+        # SQLite, SQLAlchemy supplies floor() as Python's math.floor, which raises on NULL
+        # (a result without an age band): the CASE never hands it one.
+        return case((R.age_band.is_not(None), cast(func.floor(R.age_band), Integer)), else_=None)
     if by == "year":  # internal: the year-on-year lines, one query for every year
         return _session_school_year()
     raise ReportError(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}")
