@@ -34,6 +34,9 @@ class Student(TimestampMixin, db.Model):
         # Roster pages list a school's pupils by class and name; keep that an index scan.
         Index("ix_students_school_class", "school_id", "class_id", "name"),
         Index("ix_students_school_initials", "school_id", "name_initials"),
+        # Reports by sex join a district's results to their pupils: (id, sex) is read
+        # without touching the wide rows (reports/services.py).
+        Index("ix_students_id_sex", "id", "sex"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -86,6 +86,25 @@ class ScreeningResult(TimestampMixin, db.Model):
         UniqueConstraint("session_id", "student_id"),
         Index("ix_screening_results_student", "student_id"),
         Index("ix_screening_results_session_flagged", "session_id", "flagged"),
+        # Covers the reports' aggregation (reports/services.py): every column it reads,
+        # led by the session, so a district's figures are an index-only range scan of its
+        # sessions instead of a read of the whole (wide) table, on PostgreSQL and SQLite.
+        Index(
+            "ix_screening_results_report",
+            "session_id",
+            "absent",
+            "age_band",
+            "weight_status",
+            "thinness",
+            "stunting",
+            "vision_right",
+            "vision_left",
+            "myopia_right",
+            "myopia_left",
+            "spine",
+            "caries",
+            "student_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -161,7 +161,9 @@ def show_report():
     labels = {i.key: str(i.label) for i in INDICATORS}
     chart = charts.bar_chart(report, indicator, labels[indicator])
     last = scope.school_year or services.school_year_of(_local_today())
-    series = services.trend(wide, range(last - TREND_YEARS + 1, last + 1), suppress=suppress)
+    series = services.trend(
+        wide, range(last - TREND_YEARS + 1, last + 1), suppress=suppress, report=report
+    )
     shown = [(y, row) for y, row in series if row.screened]
     trend = charts.trend_chart(shown, [(k, labels[k]) for k in HEADLINE])
     return render_template(

@@ -23,7 +23,7 @@ The module flushes nothing and commits nothing: it only reads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -156,6 +156,10 @@ class Report:
     sessions: int
     suppressed: bool
     indicators: tuple[Indicator, ...] = field(default=INDICATORS)
+    # Each school year's results summed, with those in no group (by grade: pupils without
+    # an enrolment that year), and its pupils on the roll ("enrolled"): the trend line
+    # reuses the years the report covers whole rather than summing them again.
+    whole: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
 
 
 def school_year_of(day: date) -> int:
@@ -208,16 +212,27 @@ def _group_column(by: str | None) -> ColumnElement[Any]:
     if by == "sex":
         return Student.sex
     if by == "age":
-        # floor, not a bare cast: PostgreSQL rounds 6.5 up to 7, SQLite truncates
-        return cast(func.floor(R.age_band), Integer)
+        # floor, not a bare cast: PostgreSQL rounds 6.5 up to 7, SQLite truncates. On
+        # SQLite, SQLAlchemy supplies floor() as Python's math.floor, which raises on NULL
+        # (a result without an age band): the CASE never hands it one.
+        return case((R.age_band.is_not(None), cast(func.floor(R.age_band), Integer)), else_=None)
     if by == "year":  # internal: the year-on-year lines, one query for every year
         return _session_school_year()
     raise ReportError(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}")
 
 
-def _result_counts(scope: ReportScope, by: str | None) -> dict[Any, dict[str, int]]:
+def _result_counts(
+    scope: ReportScope, by: str | None, *, by_year: bool = False
+) -> dict[Any, dict[str, int]]:
+    """The counts of each group; ``by_year``: of each (session start date, group) pair.
+
+    The start date, not the school year: a plain column groups faster than an expression
+    computed for every result, and the caller folds the few dates into school years.
+    """
     key = _group_column(by).label("key")
+    year = ScreeningSession.start_date.label("year")
     columns = [
+        *([year] if by_year else []),
         key,
         func.count().label("results"),
         func.sum(case((R.absent.is_(False), 1), else_=0)).label("screened"),
@@ -238,28 +253,37 @@ def _result_counts(scope: ReportScope, by: str | None) -> dict[Any, dict[str, in
         .select_from(R)
         .join(ScreeningSession, ScreeningSession.id == R.session_id)
         .where(*session_filter(scope))
-        .group_by(key)
+        .group_by(*([year] if by_year else []), key)
     )
     if by == "sex":
         query = query.join(Student, Student.id == R.student_id)
     if by == "grade":
-        query = query.join(
+        # outer joins: results of pupils without an enrolment that year come back under
+        # the key None, out of the grade rows but in the report's ``whole``
+        query = query.outerjoin(
             Enrolment,
             and_(
                 Enrolment.student_id == R.student_id,
                 Enrolment.school_year == _session_school_year(),
             ),
-        ).join(SchoolClass, SchoolClass.id == Enrolment.class_id)
-    return {row.key: row._asdict() for row in db.session.execute(query)}
+        ).outerjoin(SchoolClass, SchoolClass.id == Enrolment.class_id)
+    rows = db.session.execute(query)
+    if by_year:
+        return {(row.year, row.key): row._asdict() for row in rows}
+    return {row.key: row._asdict() for row in rows}
 
 
-def _enrolled_counts(scope: ReportScope, by: str | None) -> dict[Any, int]:
-    """Pupils on the roll of each session's school in its school year, by the same key."""
+def _enrolled_counts(
+    scope: ReportScope, by: str | None, *, by_year: bool = False
+) -> dict[Any, int]:
+    """Pupils on the roll of each session's school in its school year, by the same key
+    (``by_year``: by session start date and key, as ``_result_counts``)."""
     if by == "age":
         return {}
     key = _group_column(by).label("key")
+    year = ScreeningSession.start_date.label("year")
     query = (
-        select(key, func.count().label("pupils"))
+        select(*([year] if by_year else []), key, func.count().label("pupils"))
         .select_from(ScreeningSession)
         .join(
             SchoolClass,
@@ -270,10 +294,12 @@ def _enrolled_counts(scope: ReportScope, by: str | None) -> dict[Any, int]:
         )
         .join(Enrolment, Enrolment.class_id == SchoolClass.id)
         .where(*session_filter(scope))
-        .group_by(key)
+        .group_by(*([year] if by_year else []), key)
     )
     if by == "sex":
         query = query.join(Student, Student.id == Enrolment.student_id)
+    if by_year:
+        return {(row.year, row.key): row.pupils for row in db.session.execute(query)}
     return dict(db.session.execute(query).tuples().all())
 
 
@@ -314,22 +340,44 @@ def build_report(scope: ReportScope, by: str | None = None, *, suppress: bool = 
     """The report of ``scope`` grouped ``by`` school/grade/sex/age (or one total row)."""
     if by is not None and by not in GROUPINGS:
         raise ReportError(f"unknown grouping {by!r}; use one of {', '.join(GROUPINGS)}")
-    counts = _result_counts(scope, by)
-    enrolled = _enrolled_counts(scope, by)
+    # One query each, by session start date too: folded into school years, those sums are
+    # the trend's (see ``whole``).
+    yearly = _result_counts(scope, by, by_year=True)
+    yearly_roll = _enrolled_counts(scope, by if by != "age" else None, by_year=True)
+    counts: dict[Any, list[dict[str, Any]]] = {}
+    whole: dict[int, dict[str, int]] = {}
+    for (started, key), data in yearly.items():
+        year = school_year_of(started)
+        whole[year] = _summed([whole.get(year, {}), data])
+        if key is not None or by != "grade":  # grade None: no enrolment that year
+            counts.setdefault(key, []).append(data)
+    enrolled: dict[Any, int] = {}
+    for (started, key), pupils in yearly_roll.items():
+        year = school_year_of(started)
+        whole.setdefault(year, {})
+        whole[year]["enrolled"] = whole[year].get("enrolled", 0) + pupils
+        if by != "age":
+            enrolled[key] = enrolled.get(key, 0) + pupils
     keys = sorted(set(counts) | set(enrolled), key=lambda k: (k is None, k))
     labels = _labels(by, keys)
 
-    rows = [_row(k, labels[k], counts.get(k, {}), enrolled.get(k, 0)) for k in keys]
-    grand: dict[str, int] = {}
-    for data in counts.values():
-        for name, value in data.items():
-            if name != "key":
-                grand[name] = grand.get(name, 0) + int(value or 0)
-    on_roll = sum((enrolled if by != "age" else _enrolled_counts(scope, None)).values())
-    total = _row(None, gettext("All"), grand, on_roll)
+    sums = {k: _summed(counts.get(k, [])) for k in keys}
+    rows = [_row(k, labels[k], sums[k], enrolled.get(k, 0)) for k in keys]
+    on_roll = sum(yearly_roll.values())
+    total = _row(None, gettext("All"), _summed(sums.values()), on_roll)
     if suppress:
         _suppress(rows, total)
-    return Report(scope, by, rows, total, count_sessions(scope), suppress)
+    return Report(scope, by, rows, total, count_sessions(scope), suppress, whole=whole)
+
+
+def _summed(groups: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """The counts of several groups added up (a total row)."""
+    grand: dict[str, int] = {}
+    for data in groups:
+        for name, value in data.items():
+            if name not in ("key", "year"):
+                grand[name] = grand.get(name, 0) + int(value or 0)
+    return grand
 
 
 def _suppress_total(total: ReportRow) -> None:
@@ -362,31 +410,73 @@ def _suppress(rows: list[ReportRow], total: ReportRow) -> None:
 
 
 def trend(
-    scope: ReportScope, years: Sequence[int], *, suppress: bool = False
+    scope: ReportScope,
+    years: Sequence[int],
+    *,
+    suppress: bool = False,
+    report: Report | None = None,
 ) -> list[tuple[int, ReportRow]]:
     """The totals of each school year in ``years`` (oldest first), in one query.
 
     Each year is a total of its own, so under ``suppress`` each follows the total row's
-    small-count rule rather than being paired with another year.
+    small-count rule rather than being paired with another year. ``report``, the page's
+    own report over the same schools, lends its sums to the years it covers whole (see
+    ``_covered_years``): the same figures, and those results are not summed a second
+    time on the page; only the other years are queried.
     """
     if not years:
         return []
-    first, last = min(years), max(years)
-    span = ReportScope(
-        school_ids=scope.school_ids,
-        district_id=scope.district_id,
-        date_from=date(first, SCHOOL_YEAR_START_MONTH, 1),
-        date_to=date(last + 1, SCHOOL_YEAR_START_MONTH, 1) - timedelta(days=1),
-    )
-    counts = _result_counts(span, "year")
-    enrolled = _enrolled_counts(span, "year")
-    result = []
-    for year in sorted(years):
-        row = _row(year, str(year), counts.get(year, {}), enrolled.get(year, 0))
-        if suppress:
+    covered = _covered_years(report, scope, years) if report is not None else set()
+    result: dict[int, ReportRow] = {}
+    for year in covered:
+        assert report is not None
+        sums = report.whole.get(year, {})
+        result[year] = _row(year, str(year), sums, sums.get("enrolled", 0))
+    rest = [y for y in years if y not in covered]
+    if rest:
+        first, last = min(rest), max(rest)
+        span = ReportScope(
+            school_ids=scope.school_ids,
+            district_id=scope.district_id,
+            date_from=date(first, SCHOOL_YEAR_START_MONTH, 1),
+            date_to=date(last + 1, SCHOOL_YEAR_START_MONTH, 1) - timedelta(days=1),
+        )
+        counts = _result_counts(span, "year")
+        enrolled = _enrolled_counts(span, "year")
+        for year in rest:
+            result[year] = _row(year, str(year), counts.get(year, {}), enrolled.get(year, 0))
+    if suppress:
+        for row in result.values():
             _suppress_total(row)
-        result.append((year, row))
-    return result
+    return [(year, result[year]) for year in sorted(years)]
+
+
+def _covered_years(report: Report, scope: ReportScope, years: Sequence[int]) -> set[int]:
+    """The years of ``years`` whose every session of the trend's schools ``report`` summed.
+
+    The report must be of the same schools and district with no session filter; a school
+    year filter keeps that year only, and a date range the years wholly inside it. Such a
+    year's ``report.whole`` counts every result (grouped or not) and every enrolled pupil
+    of the year, exactly the trend's row.
+    """
+    chosen = report.scope
+    if (
+        chosen.session_id is not None
+        or chosen.school_ids != scope.school_ids
+        or chosen.district_id != scope.district_id
+    ):
+        return set()
+    covered = set()
+    for year in years:
+        first = date(year, SCHOOL_YEAR_START_MONTH, 1)
+        last = date(year + 1, SCHOOL_YEAR_START_MONTH, 1) - timedelta(days=1)
+        if (
+            chosen.school_year in (None, year)
+            and (chosen.date_from is None or chosen.date_from <= first)
+            and (chosen.date_to is None or chosen.date_to >= last)
+        ):
+            covered.add(year)
+    return covered
 
 
 def district_choices(school_ids: tuple[int, ...] | None) -> list[District]:
