@@ -586,7 +586,7 @@ def parse_outcome(
     return (None if errors else Outcome(values)), errors
 
 
-def _same_outcome(case_: FollowupCase, outcome: Outcome) -> bool:
+def same_outcome(case_: FollowupCase, outcome: Outcome) -> bool:
     return case_.has_outcome and all(getattr(case_, k) == v for k, v in outcome.values.items())
 
 
@@ -603,7 +603,7 @@ def record_outcome(
     if case_.state == "withdrawn":
         raise FollowupError(_("This referral was withdrawn; it takes no outcome."), "state")
     target = "closed" if close_case else "outcome_recorded"
-    if _same_outcome(case_, outcome) and (case_.state == target or case_.state == "closed"):
+    if same_outcome(case_, outcome) and (case_.state == target or case_.state == "closed"):
         return False
     before = snapshot(case_, AUDIT_FIELDS)
     for name, value in outcome.values.items():
@@ -850,3 +850,54 @@ def completion_export_rows(
             ]
         )
     return headers, data
+
+
+# ----------------------------------------------------------------- reminders
+
+
+def reminders_for(cases: Sequence[FollowupCase], language_mode: str = "guardian") -> list[Any]:
+    """One reminder per pupil over the pupil's cases still waiting for an outcome,
+    in worklist order (the order the nurse hands them out)."""
+    from .pdf import Reminder
+
+    by_pupil: dict[int, list[FollowupCase]] = {}
+    for case_ in cases:
+        if case_.state in (*PRE_OUTCOME, "lost"):
+            by_pupil.setdefault(case_.student_id, []).append(case_)
+    out = []
+    for group in by_pupil.values():
+        student = group[0].student
+        language = student.guardian_language if language_mode == "guardian" else language_mode
+        language = language if language in ("zh", "en") else "zh"
+        sent = [c.letter_sent_on for c in group if c.letter_sent_on]
+        out.append(
+            Reminder(
+                language=language,
+                school=group[0].school.name,
+                pupil=student.name,
+                class_grade=student.school_class.grade if student.school_class else None,
+                class_name=student.school_class.name if student.school_class else "",
+                student_number=student.student_number,
+                screened_on=min(c.referred_on for c in group),
+                case_types=[t for t in CASE_TYPES if any(c.case_type == t for c in group)],
+                letter_sent_on=min(sent) if sent else None,
+                today=today(),
+            )
+        )
+    return out
+
+
+def audit_reminders(cases: Sequence[FollowupCase], *, user: User | None) -> None:
+    """Printing reminders discloses health data on paper: one event per school."""
+    schools: dict[int, list[int]] = {}
+    for case_ in cases:
+        schools.setdefault(case_.school_id, []).append(case_.id)
+    for school_id, ids in schools.items():
+        record_event(
+            "export",
+            "followup_reminder",
+            school_id=school_id,
+            summary=f"Follow-up reminders printed for {len(ids)} cases",
+            after={"cases": ids},
+            user=user,
+        )
