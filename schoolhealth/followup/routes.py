@@ -413,3 +413,24 @@ def export_completion(fmt: str):
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# ----------------------------------------------------------------- the pupil record
+
+
+@bp.app_context_processor
+def _pupil_followup() -> dict:
+    return {"pupil_followup_block": pupil_followup_block}
+
+
+def pupil_followup_block(student: object) -> dict | None:
+    """The pupil record's follow-up block: the pupil's cases (nurses and admins; None
+    for everyone else, who sees no block)."""
+    if not current_user.is_authenticated or current_user.role not in CASE_ROLES:
+        return None
+    cases = services.pupil_cases(student)  # type: ignore[arg-type]
+    return {
+        "cases": cases,
+        "type_labels": services.CASE_TYPE_LABELS,
+        "state_labels": services.STATE_LABELS,
+    }

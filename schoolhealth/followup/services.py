@@ -31,7 +31,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import rules
 from ..audit import changed_fields, record_event, snapshot
@@ -646,7 +646,6 @@ class WorklistFilters:
     class_id: int | None = None
     case_type: str | None = None
     state: str | None = None
-    overdue_only: bool = False
 
 
 def worklist(school: School, filters: WorklistFilters, *, limit: int = 500) -> list[FollowupCase]:
@@ -678,8 +677,6 @@ def worklist(school: School, filters: WorklistFilters, *, limit: int = 500) -> l
         query = query.where(FollowupCase.state == filters.state)
     else:
         query = query.where(FollowupCase.state.in_(OUTSTANDING))
-    if filters.overdue_only:
-        query = query.where(FollowupCase.state.in_(PRE_OUTCOME + ("lost",)))
     if filters.case_type in CASE_TYPES:
         query = query.where(FollowupCase.case_type == filters.case_type)
     if filters.class_id is not None:
@@ -718,7 +715,8 @@ def pupil_cases(student: Student) -> list[FollowupCase]:
         db.session.scalars(
             select(FollowupCase)
             .where(FollowupCase.student_id == student.id)
-            .options(selectinload(FollowupCase.session))
+            # joined: the pupil record reads in a fixed number of queries, cases or not
+            .options(joinedload(FollowupCase.session))
             .order_by(FollowupCase.referred_on.desc(), FollowupCase.case_type)
         )
     )

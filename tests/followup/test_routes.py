@@ -248,3 +248,11 @@ def test_officials_export_completion_without_names(client, sign_in, fu):
     assert fu.pupils[0].name not in text
     assert "<5" in text
     assert client.get("/followup/").status_code == 403
+
+
+def test_the_pupil_record_lists_the_pupils_cases(client, sign_in, fu):
+    sign_in(fu.nurse)
+    html = client.get(f"/screening/pupils/{fu.pupils[0].id}").get_data(as_text=True)
+    assert html.count("data-case-id=") == 4
+    html = client.get(f"/screening/pupils/{fu.pupils[1].id}").get_data(as_text=True)
+    assert 'id="pupil-followup"' not in html
