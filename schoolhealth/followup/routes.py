@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import PurePath
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import update
 from wtforms import SelectChoice
 
 from ..access import get_school_or_404, id_arg, is_valid_id, roles_required, scoped_schools
@@ -299,10 +301,27 @@ def _import_job_or_404(job_id: int) -> Job:
     return job
 
 
+def _expire_old_drafts() -> None:
+    """Drop the kept files of previews nobody confirmed in time (IMPORT_CONFIRM_MINUTES,
+    as for the roster): a hospital's file of diagnoses is not kept around unasked."""
+    ttl = timedelta(minutes=current_app.config.get("IMPORT_CONFIRM_MINUTES", 60))
+    db.session.execute(
+        update(Job)
+        .where(
+            Job.kind == "followup_import",
+            Job.status == "draft",
+            Job.created_at < utcnow() - ttl,
+        )
+        .values(status="expired", payload=None)
+    )
+
+
 @bp.route("/imports", methods=["GET", "POST"])
 @roles_required(*UPLOAD_ROLES)
 def import_outcomes():
     """Upload a file of outcomes; it is checked and shown before anything is saved."""
+    _expire_old_drafts()
+    db.session.commit()
     form = forms.UploadForm()
     if form.validate_on_submit():
         upload = form.file.data
@@ -351,6 +370,9 @@ def confirm_import(job_id: int):
     job = _import_job_or_404(job_id)
     if not forms.CsrfOnlyForm().validate_on_submit():
         abort(400)
+    if job.status == "expired":
+        flash(_("This upload waited too long to be confirmed: upload the file again."), "error")
+        return redirect(url_for("followup.import_outcomes"))
     if job.status != "draft" or job.payload is None:
         flash(_("This upload was already imported."), "error")
         return redirect(url_for("followup.show_import", job_id=job.id))

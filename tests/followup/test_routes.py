@@ -256,3 +256,28 @@ def test_the_pupil_record_lists_the_pupils_cases(client, sign_in, fu):
     assert html.count("data-case-id=") == 4
     html = client.get(f"/screening/pupils/{fu.pupils[1].id}").get_data(as_text=True)
     assert 'id="pupil-followup"' not in html
+
+
+def test_an_unconfirmed_upload_expires_and_its_file_is_dropped(client, sign_in, fu, app):
+    from datetime import timedelta
+
+    from schoolhealth.models import Job
+
+    sign_in(fu.nurse)
+    location = client.post(
+        "/followup/imports",
+        data=_csv(["F0000,近视,否,,,,,,H,2026-11-04"]),
+        content_type="multipart/form-data",
+    ).headers["Location"]
+    job = db.session.get(Job, int(location.rstrip("/").split("/")[-1]))
+    job.created_at -= timedelta(minutes=app.config.get("IMPORT_CONFIRM_MINUTES", 60) + 1)
+    db.session.commit()
+    client.get("/followup/imports")
+    db.session.expire_all()
+    job = db.session.get(Job, job.id)
+    assert job.status == "expired"
+    assert job.payload is None
+    response = client.post(f"/followup/imports/{job.id}/confirm")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert _case(fu.pupils[0], "myopia").outcome_at is None
