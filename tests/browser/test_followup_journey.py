@@ -67,7 +67,11 @@ def test_nurse_records_an_outcome_by_keyboard_and_the_case_closes(live_server, p
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/followup/cases/{first.id}")
     # The first outcome field has the focus: type the slip, Tab between fields, Enter saves.
-    assert page.evaluate("document.activeElement.name") == "intervention"
+    page.wait_for_load_state()
+    # autofocus applies once the page has loaded: wait for it (no keys typed before)
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.name === 'intervention'"
+    )
     page.keyboard.press("ArrowDown")  # "Advice given"
     page.keyboard.press("Tab")
     page.keyboard.type("Riverside Hospital")
