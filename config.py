@@ -116,6 +116,8 @@ class Config:
     LETTER_FONT_INDEX = int(os.environ.get("LETTER_FONT_INDEX", "0"))
     LETTER_BASE_URL = os.environ.get("LETTER_BASE_URL", "http://127.0.0.1:5000")
     LETTER_CODE_DAYS = int(os.environ.get("LETTER_CODE_DAYS", "90"))
+    # A referral with no outcome this many days after screening is lost to follow-up.
+    FOLLOWUP_LOST_AFTER_DAYS = int(os.environ.get("FOLLOWUP_LOST_AFTER_DAYS", "90"))
     # Parents' look-ups: wrong birth dates lock a code; failures lock a client address.
     LETTER_CODE_MAX_FAILURES = int(os.environ.get("LETTER_CODE_MAX_FAILURES", "5"))
     LETTER_CODE_LOCKOUT_MINUTES = int(os.environ.get("LETTER_CODE_LOCKOUT_MINUTES", "60"))

@@ -30,6 +30,7 @@ ROUTE_MODULES = (
     "screening.record_routes",
     "reports.routes",
     "letters.routes",
+    "followup.routes",
 )
 
 
@@ -214,6 +215,7 @@ def register_commands(app: Flask) -> None:
     from .admin.cli import create_school_command, create_user_command
     from .backup_cli import backup_command, restore_command
     from .demo import seed_demo_command
+    from .followup.cli import followup_cli
     from .letters.cli import letters_command
     from .reports.cli import report_command
     from .roster.cli import export_roster_command, import_roster_command
@@ -233,6 +235,7 @@ def register_commands(app: Flask) -> None:
         backup_command,
         restore_command,
         letters_command,
+        followup_cli,
     ):
         app.cli.add_command(command)
 

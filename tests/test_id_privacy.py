@@ -27,7 +27,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from schoolhealth.extensions import db
-from schoolhealth.models import AuditEvent, Job, Letter, LetterBatch, mask_ids
+from schoolhealth.models import AuditEvent, FollowupCase, Job, Letter, LetterBatch, mask_ids
 from schoolhealth.screening import services as screening_services
 from tests.roster.fixtures.rosters import csv_bytes
 from tests.roster.helpers import make_id_number
@@ -125,6 +125,8 @@ def seeded(factories, client):
     letter = db.session.scalars(select(Letter)).first()
     job = db.session.scalars(select(Job).order_by(Job.id.desc())).first()
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    case = db.session.scalars(select(FollowupCase).order_by(FollowupCase.id)).first()
+    assert case is not None  # Pupil 1's obesity was referred
     assert batch is not None
     assert letter is not None
     assert job is not None
@@ -141,6 +143,7 @@ def seeded(factories, client):
         "institution_id": institution.id,
         "code": letter.code,
         "fmt": "csv",
+        "case_id": case.id,
     }
     return Seeded(
         ids=[p.id_number for p in pupils] + [stray],

@@ -24,6 +24,7 @@ from sqlalchemy.orm import lazyload
 from ..access import district_school_ids, scoped_schools, scoped_sessions
 from ..audit import record_event
 from ..extensions import db, limiter
+from ..followup import services as followup_services
 from ..i18n import normalize_locale
 from ..models import Role, School, ScreeningSession, Student
 from . import bp
@@ -189,7 +190,15 @@ def home():
             .order_by(School.code)
             .options(lazyload(School.district))
         ).all()
-        return render_template("auth/home_official.html", rows=rows)
+        completion_rows, completion_total = _followup_completion(tuple(db.session.scalars(ids)))
+        return render_template(
+            "auth/home_official.html",
+            rows=rows,
+            completion_rows=completion_rows,
+            completion_total=completion_total,
+            export_query={},
+            lost_days=followup_services.lost_after().days,
+        )
     schools = db.session.execute(
         select(School, func.count(Student.id))
         .outerjoin(Student, (Student.school_id == School.id) & Student.active)
@@ -201,4 +210,19 @@ def home():
         # error on PostgreSQL ("must appear in the GROUP BY clause").
         .options(lazyload(School.district))
     ).all()
-    return render_template("auth/home.html", schools=schools, sessions=sessions)
+    completion = (
+        followup_services.school_completion(user.school_id)
+        if user.role == Role.NURSE and user.school_id is not None
+        else None
+    )
+    return render_template(
+        "auth/home.html", schools=schools, sessions=sessions, completion=completion
+    )
+
+
+def _followup_completion(school_ids: tuple[int, ...]) -> tuple[list, object]:
+    """The district's follow-up completion per school over all years, suppressed as in
+    every figure an official reads."""
+    from ..reports.services import ReportScope
+
+    return followup_services.completion_by_school(ReportScope(school_ids=school_ids), suppress=True)

@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent
 from .base import TimestampMixin, utcnow
+from .followup import CASE_STATES, CASE_TYPE_OF_SCREENING, CASE_TYPES, INTERVENTIONS, FollowupCase
 from .jobs import Job
 from .letters import (
     LETTER_LANGUAGES,
@@ -22,6 +23,11 @@ from .screening import (
 )
 
 __all__ = [
+    "CASE_STATES",
+    "CASE_TYPES",
+    "CASE_TYPE_OF_SCREENING",
+    "INTERVENTIONS",
+    "FollowupCase",
     "LETTER_LANGUAGES",
     "LETTER_STATUSES",
     "Letter",

@@ -21,6 +21,8 @@ from wtforms import SelectChoice
 from ..access import district_school_ids, roles_required
 from ..audit import record_event
 from ..extensions import db
+from ..followup.services import completion_by_school as followup_completion
+from ..followup.services import lost_after as followup_lost_after
 from ..models import District, Role, School, ScreeningSession
 from . import bp, charts, exporting, services
 from .forms import BY_LABELS, ReportFilterForm
@@ -166,6 +168,7 @@ def show_report():
     )
     shown = [(y, row) for y, row in series if row.screened]
     trend = charts.trend_chart(shown, [(k, labels[k]) for k in HEADLINE])
+    completion_rows, completion_total = followup_completion(scope, suppress=suppress)
     return render_template(
         "reports/report.html",
         form=form,
@@ -178,6 +181,10 @@ def show_report():
         hidden_text=exporting.HIDDEN,
         by_label=BY_LABELS[by],
         query=request.args.to_dict(),
+        completion_rows=completion_rows,
+        completion_total=completion_total,
+        export_query=request.args.to_dict(),
+        lost_days=followup_lost_after().days,
     )
 
 

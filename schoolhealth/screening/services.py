@@ -823,6 +823,7 @@ def record_measurements(
             result.updated_by_id = user.id
         evaluation = _evaluate_into(session, student, result, merged)
     _flush()
+    _sync_followup(session, student, result, user)
     after = {name: _audit_value(getattr(result, name)) for name in changed}
     if new_date:
         after["screening_date"] = result.screening_date.isoformat()
@@ -898,6 +899,7 @@ def set_absent(
             result.updated_by_id = user.id
         evaluation = _evaluate_into(session, student, result, replace(stored, absent=absent))
     _flush()
+    _sync_followup(session, student, result, user)
     _start_if_planned(session, user)
     record_event(
         "create" if created else "update",
@@ -941,6 +943,23 @@ def _flush() -> None:
     except (StaleDataError, IntegrityError) as exc:
         db.session.rollback()
         logger.info("concurrent change of a screening result: %s", exc)
+        raise ResultConflict() from exc
+
+
+def _sync_followup(
+    session: ScreeningSession, student: Student, result: ScreeningResult, user: User | None
+) -> None:
+    """Every referral opens a follow-up case; a result corrected to normal withdraws it.
+
+    After the result's flush, so the findings are final; a concurrent save that opened
+    the same case first is a conflict like any other.
+    """
+    from ..followup.services import sync_result  # followup reads screening, not vice versa
+
+    try:
+        sync_result(session, student, result, result.findings, user=user)
+    except IntegrityError as exc:
+        logger.info("concurrent opening of a follow-up case: %s", exc)
         raise ResultConflict() from exc
 
 

@@ -84,9 +84,9 @@ def test_record_of_a_pupil_without_results(client, sign_in, world, pupil):
     assert 'id="no-results"' in html
     assert "<svg" not in html
     assert 'id="history"' not in html
-    # letters and follow-up have no data (the features do not exist): nothing is shown
+    # no letters and no follow-up cases: neither section is shown
     assert "letter" not in html.lower()
-    assert "follow-up" not in html.lower()
+    assert 'id="followup"' not in html  # no follow-up cases: no section
 
 
 def test_record_with_one_result(client, sign_in, world, pupil):
