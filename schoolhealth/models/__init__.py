@@ -14,6 +14,7 @@ from .letters import (
 from .org import District, Institution, School, SchoolClass
 from .people import Enrolment, Role, Student, User, mask_id_number
 from .screening import (
+    NOT_SCREENED_REASONS,
     SCREENING_TYPES,
     Finding,
     ScreeningResult,
@@ -28,6 +29,7 @@ __all__ = [
     "LetterBatch",
     "LetterText",
     "LetterThrottle",
+    "NOT_SCREENED_REASONS",
     "SCREENING_TYPES",
     "AuditEvent",
     "District",

@@ -18,7 +18,9 @@ def _url(student) -> str:
 
 
 def _record(session, student, user, **values):
-    change = services.record_measurements(session, student, values, user=user)
+    change = services.record_measurements(
+        session, student, values, user=user, screening_date=session.start_date
+    )
     assert change.ok, change.errors
     db.session.commit()
     return change.result
