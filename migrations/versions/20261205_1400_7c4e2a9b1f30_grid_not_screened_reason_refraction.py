@@ -36,6 +36,12 @@ def upgrade() -> None:
         "UPDATE screening_results SET not_screened_reason = 'absent' "
         "WHERE absent = true AND not_screened_reason IS NULL"
     )
+    # SE was not kept when only sphere and cylinder were entered: derive it now.
+    for eye in ("right", "left"):
+        op.execute(
+            f"UPDATE screening_results SET se_{eye} = sph_{eye} + cyl_{eye} / 2.0 "
+            f"WHERE se_{eye} IS NULL AND sph_{eye} IS NOT NULL AND cyl_{eye} IS NOT NULL"
+        )
     op.execute(
         "UPDATE screening_sessions SET records_refraction = true WHERE id IN ("
         "SELECT session_id FROM screening_results WHERE sph_right IS NOT NULL "

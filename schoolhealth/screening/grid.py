@@ -11,7 +11,7 @@ this module words them and records confirmations.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -138,7 +138,8 @@ def improbable(
     parsed, errors = rules.parse_measurements({field_name: text})
     if errors:
         return []
-    value = getattr(parsed, field_name)
+    # as stored (and shown): one decimal
+    value = Decimal(getattr(parsed, field_name)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     result = services.get_result(session, student)
     height = value if field_name == "height_cm" else (result.height_cm if result else None)
     weight = value if field_name == "weight_kg" else (result.weight_kg if result else None)

@@ -569,6 +569,18 @@ def stored_measurements(result: ScreeningResult | None) -> rules.Measurements:
         # With tooth codes, dmft/DMFT are the rules' derived counts, not entered values.
         values.pop("dmft", None)
         values.pop("DMFT", None)
+    for eye in ("right", "left"):
+        # An SE equal to sphere + cylinder/2 was derived on save (_store_derived_se), not
+        # entered: it follows sphere and cylinder when they change.
+        se, sph, cyl = (values.get(f"{n}_{eye}") for n in ("se", "sph", "cyl"))
+        derived = (
+            se is not None
+            and sph is not None
+            and cyl is not None
+            and abs(Decimal(se) - (Decimal(sph) + Decimal(cyl) / 2)) < Decimal("0.01")
+        )
+        if derived:
+            values.pop(f"se_{eye}")
     return rules.Measurements(**values, absent=bool(result.absent))
 
 
@@ -1013,6 +1025,7 @@ def _evaluate_into(
         result.eval_errors = message[:2000]
         result.ruleset_version = rules.RULESET_VERSION
         _replace_findings(session, student, result, ())
+        _store_derived_se(result, measurements, None)
         return None
     columns = evaluation.to_evaluation_columns()
     for name in rules.CATEGORY_COLUMNS:
@@ -1025,6 +1038,7 @@ def _evaluate_into(
         result.DMFT = evaluation.DMFT
     elif measurements.dmft is None and measurements.DMFT is None:
         result.dmft = result.DMFT = None
+    _store_derived_se(result, measurements, evaluation)
     result.refer = columns["refer"]
     result.flagged = evaluation.is_flagged
     result.ruleset_version = evaluation.ruleset_version
@@ -1037,6 +1051,23 @@ def _evaluate_into(
         evaluation.ruleset_version,
     )
     return evaluation
+
+
+def _store_derived_se(
+    result: ScreeningResult,
+    measurements: rules.Measurements,
+    evaluation: rules.Evaluation | None,
+) -> None:
+    """Keep SE = sphere + cylinder/2 in the result when only sphere and cylinder were
+    entered, so the record, the flags list and the export show the value the myopia
+    flag was read from (an entered SE stays as entered)."""
+    for eye in ("right", "left"):
+        if getattr(measurements, f"se_{eye}") is not None:
+            continue
+        derived = getattr(evaluation, f"se_{eye}", None) if evaluation is not None else None
+        if derived is not None:
+            derived = Decimal(derived).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        setattr(result, f"se_{eye}", derived)
 
 
 def _replace_findings(

@@ -900,14 +900,9 @@
     } catch (e) {
       preference = null;
     }
-    var shown = preference
-      ? preference === "shown"
-      : Array.prototype.some.call(
-          table.querySelectorAll(".col-refraction [data-field]"),
-          function (el) {
-            return el.value !== "";
-          }
-        );
+    // The columns exist only in sessions that record refraction: shown unless the user
+    // hid them.
+    var shown = preference ? preference === "shown" : true;
     var applyToggle = function () {
       table.classList.toggle("hide-refraction", !shown);
       toggle.setAttribute("aria-expanded", shown ? "true" : "false");
