@@ -234,3 +234,101 @@ def confirmation_payload(questions: list[plausibility.Question]) -> dict[str, An
         "message": " ".join(messages),
         "messages": messages,
     }
+
+
+# ----------------------------------------------------------------- evidence
+
+# The stored values behind each finding code, shown beside its chip so the nurse sees
+# why a pupil is flagged (and spots a slip) without opening the record.
+EVIDENCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "weight_status": ("bmi",),
+    "thinness": ("bmi",),
+    "stunting": ("height_cm",),
+    "vision_right": ("ucva_right", "cva_right"),
+    "vision_left": ("ucva_left", "cva_left"),
+    "myopia_right": ("ucva_right", "se_right"),
+    "myopia_left": ("ucva_left", "se_left"),
+    "spine": ("adams", "atr_max", "motion_test", "sagittal", "prone_test"),
+    "caries": ("caries_teeth", "dmft", "DMFT"),
+}
+_EVIDENCE_NAMES = {
+    "bmi": _l("BMI"),
+    "height_cm": _l("Height"),
+    "ucva_right": _l("UCVA R"),
+    "ucva_left": _l("UCVA L"),
+    "cva_right": _l("CVA R"),
+    "cva_left": _l("CVA L"),
+    "se_right": _l("SE R"),
+    "se_left": _l("SE L"),
+    "adams": _l("Bend test"),
+    "atr_max": _l("ATR"),
+    "motion_test": _l("Motion"),
+    "sagittal": _l("Sagittal"),
+    "prone_test": _l("Prone"),
+    "caries_teeth": _l("Decayed"),
+    "dmft": _l("dmft"),
+    "DMFT": _l("DMFT"),
+}
+_UNITS = {"height_cm": " cm", "atr_max": "°", "se_right": " D", "se_left": " D"}
+
+
+def flag_evidence(result: ScreeningResult | None, code: str) -> str:
+    """ "UCVA R 4.6 · SE R -1.50 D": the values the finding ``code`` was read from."""
+    if result is None:
+        return ""
+    parts = []
+    for name in EVIDENCE_FIELDS.get(code, ()):
+        value = getattr(result, name, None)
+        if value is None or value == "":
+            continue
+        if name in services.CHOICES:
+            words = dict(services.CHOICES[name])
+            text = str(words.get(value, value))
+        elif isinstance(value, Decimal):
+            text = format(value, "f")
+        else:
+            text = str(value)
+        parts.append(f"{_EVIDENCE_NAMES[name]} {text}{_UNITS.get(name, '')}")
+    return " · ".join(parts)
+
+
+def with_evidence(
+    result: ScreeningResult | None, chips: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The chips with an ``evidence`` text each (see :func:`flag_evidence`)."""
+    return [{**chip, "evidence": flag_evidence(result, chip["code"])} for chip in chips]
+
+
+# ----------------------------------------------------------------- progress
+
+
+def not_screened_counts(session: ScreeningSession) -> dict[int | None, dict[str, int]]:
+    """Per class: how many active pupils were not screened, by reason ({class: {reason: n}})."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(
+        select(Student.class_id, ScreeningResult.not_screened_reason, func.count())
+        .join(ScreeningResult, ScreeningResult.student_id == Student.id)
+        .where(
+            ScreeningResult.session_id == session.id,
+            ScreeningResult.absent.is_(True),
+            Student.school_id == session.school_id,
+            Student.active.is_(True),
+        )
+        .group_by(Student.class_id, ScreeningResult.not_screened_reason)
+    ).all()
+    counts: dict[int | None, dict[str, int]] = {}
+    for class_id, reason, count in rows:
+        per_class = counts.setdefault(class_id, {})
+        key = reason or NOT_SCREENED_REASONS[0]
+        per_class[key] = per_class.get(key, 0) + int(count)
+    return counts
+
+
+def not_screened_text(counts: dict[str, int]) -> str:
+    """ "Absent 2 · Ill 1" in the current language, in NOT_SCREENED_REASONS order."""
+    return " · ".join(
+        f"{not_screened_label(reason)} {counts[reason]}"
+        for reason in NOT_SCREENED_REASONS
+        if counts.get(reason)
+    )

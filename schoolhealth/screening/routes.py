@@ -205,10 +205,15 @@ def show_session(session_id: int):
     """The session's details and, per class, how many pupils are screened."""
     session = get_session_or_404(session_id)
     progress, unassigned = services.class_progress(session)
+    not_screened = {
+        class_id: grid.not_screened_text(counts)
+        for class_id, counts in grid.not_screened_counts(session).items()
+    }
     return render_template(
         "screening/session_show.html",
         session=session,
         progress=progress,
+        not_screened=not_screened,
         unassigned=unassigned,
         total=sum(p.total for p in progress),
         done=sum(p.done for p in progress),
@@ -258,7 +263,7 @@ def class_grid(session_id: int, class_id: int):
                 "not_screened": services.display_value(result, "not_screened"),
                 "age": grid.age_text(student.birth_date, on),
                 "done": services.is_done(session, result),
-                "flags": services.flag_labels(result),
+                "flags": grid.with_evidence(result, services.flag_labels(result)),
                 "values": {c.field: services.display_value(result, c.field) for c in columns},
             }
         )
@@ -297,7 +302,7 @@ def _row_payload(session: ScreeningSession, student: Student, field: str) -> dic
         "not_screened": reason or "",
         "age": grid.age_text(student.birth_date, grid.age_date(result)),
         "done": services.is_done(session, result),
-        "flags": services.flag_labels(result),
+        "flags": grid.with_evidence(result, services.flag_labels(result)),
         "screening_date": (
             result.screening_date.isoformat() if result and result.screening_date else None
         ),

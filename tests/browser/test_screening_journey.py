@@ -129,7 +129,7 @@ def _grid_state(page) -> dict:
                     values: Object.fromEntries(fields.map(
                         (f) => [f, row.querySelector(`[data-field="${f}"]`).value])),
                     chips: Array.from(row.querySelectorAll('[data-flags] .chip'))
-                        .map((c) => c.textContent.trim()),
+                        .map((c) => c.firstChild.textContent.trim()),
                     done: row.dataset.done,
                 },
             ]))""",

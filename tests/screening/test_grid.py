@@ -280,3 +280,13 @@ def test_age_text_counts_completed_months():
     assert grid.age_text(date(2017, 5, 14), date(2026, 10, 12)) == "9 y 4 m"
     assert grid.age_text(date(2017, 5, 14), date(2026, 10, 14)) == "9 y 5 m"
     assert grid.age_text(None, date(2026, 10, 14)) == ""
+
+
+def test_the_session_page_counts_pupils_not_screened_by_reason(client, sign_in, world):
+    services.set_absent(world.session, world.students[0], True, user=world.nurse)
+    services.set_absent(world.session, world.students[1], True, user=world.nurse, reason="ill")
+    services.set_absent(world.session, world.students[2], True, user=world.nurse, reason="ill")
+    db.session.commit()
+    sign_in(world.nurse)
+    page = client.get(f"/screening/sessions/{world.session.id}").get_data(as_text=True)
+    assert '<td class="not-screened">Absent 1 · Ill 2</td>' in page

@@ -344,7 +344,7 @@ def test_grid_lists_active_pupils_by_student_number_with_the_sessions_inputs(
     for field in ("atr_thoracic", "spine_general", "caries_teeth", "sph_left", "cyl_right"):
         assert f'data-field="{field}"' not in page
     assert 'value="130.0"' in page
-    assert ">Obesity</span>" in page
+    assert '>Obesity <small class="evidence">BMI 26.6</small></span>' in page
     assert "grid.js" in page
     assert f'data-version="{_result(world.session.id, world.students[1].id).version}"' in page
 
