@@ -290,3 +290,13 @@ def test_the_session_page_counts_pupils_not_screened_by_reason(client, sign_in, 
     sign_in(world.nurse)
     page = client.get(f"/screening/sessions/{world.session.id}").get_data(as_text=True)
     assert '<td class="not-screened">Absent 1 · Ill 2</td>' in page
+
+
+def test_full_width_digits_and_both_acuity_notations_stay_accepted(client, sign_in, world):
+    sign_in(world.nurse)
+    pupil = world.students[0]
+    assert (
+        _save(client, world.session, pupil, "height_cm", "１３５．５", 0).json["value"] == "135.5"
+    )
+    assert _save(client, world.session, pupil, "ucva_right", "０.６", 1).json["value"] == "4.8"
+    assert _save(client, world.session, pupil, "ucva_left", "4.9", 2).json["value"] == "4.9"
