@@ -26,12 +26,12 @@ from ..rules import plausibility
 from ..rules.age import completed_months
 from . import services
 
-# The key typed for each choice, per choice field (shown in the column header). Digits
-# work everywhere (numeric keypad); the tests also take + and − (positive/negative).
+# The key typed for each choice, per choice field (the first key of each choice is shown
+# in the column header). The bend, prone and motion tests also take 0/1 (numeric keypad).
 CHOICE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "glasses": (("0", "none"), ("1", "frame"), ("2", "contact"), ("3", "ortho_k")),
     "spine_general": (("0", "normal"), ("1", "abnormal")),
-    "adams": (("0", "negative"), ("1", "positive"), ("-", "negative"), ("+", "positive")),
+    "adams": (("-", "negative"), ("+", "positive"), ("0", "negative"), ("1", "positive")),
     "sagittal": (("0", "normal"), ("1", "kyphosis"), ("2", "lordosis"), ("3", "straight_back")),
     "prone_test": (("0", "resolved"), ("1", "persists"), ("-", "resolved"), ("+", "persists")),
     "motion_test": (("0", "resolved"), ("1", "persists"), ("-", "resolved"), ("+", "persists")),

@@ -271,7 +271,8 @@ def test_the_grid_shows_ages_and_choice_keys(client, sign_in, world, factories):
     page = client.get(_grid_url(session, world.school_class)).get_data(as_text=True)
     assert '<kbd class="keys">0/1</kbd>' in page  # general inspection
     assert '<kbd class="keys">0/1/2/3</kbd>' in page  # glasses, sagittal
-    assert "0 Negative · 1 Positive · - Negative · + Positive" in page
+    assert '<kbd class="keys">-/+</kbd>' in page  # forward bend test
+    assert "- Negative · + Positive · 0 Negative · 1 Positive" in page
     birth = world.students[0].birth_date
     assert grid.age_text(birth, date(2026, 10, 12)) in page
 
