@@ -513,6 +513,7 @@ class _DemoWriter:
                 end_date=dates[1],
                 types=SCREENING_TYPES,
                 institution=institution,
+                records_refraction=True,  # the demo measures refraction (sph, cyl, SE)
                 user=self.user,
             )
             screening.change_status(session, SessionStatus.IN_PROGRESS.value, user=self.user)

@@ -1,7 +1,7 @@
 """session generation
 
 Revision ID: 0dfeeabda0a0
-Revises: 5b1e7c0a9d21
+Revises: 7c4e2a9b1f30
 Create Date: 2026-12-05 12:56:59.685353
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0dfeeabda0a0'
-down_revision = '5b1e7c0a9d21'
+down_revision = '7c4e2a9b1f30'
 branch_labels = None
 depends_on = None
 

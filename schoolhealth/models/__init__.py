@@ -15,6 +15,7 @@ from .letters import (
 from .org import District, Institution, School, SchoolClass
 from .people import Enrolment, Role, Student, User, is_masked, mask_id_number, mask_ids
 from .screening import (
+    NOT_SCREENED_REASONS,
     SCREENING_TYPES,
     Finding,
     ScreeningResult,
@@ -34,6 +35,7 @@ __all__ = [
     "LetterBatch",
     "LetterText",
     "LetterThrottle",
+    "NOT_SCREENED_REASONS",
     "SCREENING_TYPES",
     "AuditEvent",
     "District",

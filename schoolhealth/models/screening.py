@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -33,6 +34,8 @@ class SessionStatus(StrEnum):
 
 
 SCREENING_TYPES = ("growth", "vision", "spine", "dental")
+# Why a pupil was not screened (screening_results.not_screened_reason).
+NOT_SCREENED_REASONS = ("absent", "refused", "ill", "exempt")
 
 
 class ScreeningSession(TimestampMixin, db.Model):
@@ -59,6 +62,11 @@ class ScreeningSession(TimestampMixin, db.Model):
     rule_options: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.PLANNED.value)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The session measures refraction (autorefractor): only then does the grid ask for
+    # sphere and cylinder, so a session without it costs the nurse no empty cells.
+    records_refraction: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false(), nullable=False
+    )
 
     school: Mapped[School] = relationship()
     institution: Mapped[Institution | None] = relationship()
@@ -105,6 +113,11 @@ class ScreeningResult(TimestampMixin, db.Model):
             "caries",
             "student_id",
         ),
+        CheckConstraint(
+            "not_screened_reason IS NULL OR not_screened_reason IN "
+            "('absent', 'refused', 'ill', 'exempt')",
+            name="not_screened_reason_code",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +125,9 @@ class ScreeningResult(TimestampMixin, db.Model):
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"))
     screening_date: Mapped[date | None] = mapped_column(Date)
     absent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the pupil was not screened (``absent`` is True for every reason): absent,
+    # refused, ill or exempt (NOT_SCREENED_REASONS). Never read as "normal".
+    not_screened_reason: Mapped[str | None] = mapped_column(String(16))
 
     # Growth
     height_cm: Mapped[Decimal | None] = mapped_column(Numeric(4, 1))

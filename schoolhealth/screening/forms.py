@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     SelectChoice,
@@ -67,6 +68,14 @@ class SessionForm(FlaskForm):
         description=_l(
             "The angle of trunk rotation at or above which the forward-bend test counts as "
             "positive: 5° is the national default, 7° the usual international referral value."
+        ),
+    )
+
+    records_refraction = BooleanField(
+        _l("Records refraction (sphere and cylinder)"),
+        description=_l(
+            "Tick when an autorefractor is used: only then does the class grid ask for "
+            "sphere and cylinder."
         ),
     )
 

@@ -46,7 +46,7 @@ from ..models import (
     ScreeningSession,
     Student,
 )
-from . import bp, charts, flags, services
+from . import bp, charts, flags, grid, services
 
 # Who reads named pupils' screening records; officials read aggregates elsewhere (403).
 RECORD_ROLES = (Role.ADMIN, Role.NURSE, Role.INSTITUTION)
@@ -403,7 +403,10 @@ def type_tables(student: Student, results: list[ScreeningResult], openable: set[
         for result in results:
             if not _has_type(result, screening_type):
                 continue
-            chips = [f for f in all_chips[result.id] if f["screening_type"] == screening_type]
+            chips = grid.with_evidence(
+                result,
+                [f for f in all_chips[result.id] if f["screening_type"] == screening_type],
+            )
             table.rows.append(
                 RecordRow(
                     result=result,
@@ -718,6 +721,7 @@ def pupil_record(student_id: int):
     acuity = acuity_chart(results)
     page = render_template(
         "screening/pupil_record.html",
+        not_screened_label=grid.not_screened_label,
         student=student,
         age_now=age_now,
         results=results,

@@ -46,7 +46,7 @@ from ..models import (
     Student,
 )
 from ..rules import numbers
-from . import bp, services
+from . import bp, grid, services
 from .forms import SessionForm, StatusForm
 
 # Who works with named pupils' screening results; officials read aggregates elsewhere.
@@ -114,6 +114,7 @@ def _session_form(session: ScreeningSession | None = None) -> SessionForm:
             "types": session.type_list,
             "institution_id": session.institution_id or 0,
             "atr_positive_degrees": int(options.atr_positive_degrees),
+            "records_refraction": session.records_refraction,
         },
     )
 
@@ -128,6 +129,7 @@ def _session_details(form: SessionForm) -> dict[str, Any]:
         "types": form.types.data,
         "institution": db.session.get(Institution, institution_id) if institution_id else None,
         "atr_positive_degrees": form.atr_positive_degrees.data,
+        "records_refraction": bool(form.records_refraction.data),
     }
 
 
@@ -206,10 +208,15 @@ def show_session(session_id: int):
     """The session's details and, per class, how many pupils are screened."""
     session = get_session_or_404(session_id)
     progress, unassigned = services.class_progress(session)
+    not_screened = {
+        class_id: grid.not_screened_text(counts)
+        for class_id, counts in grid.not_screened_counts(session).items()
+    }
     return render_template(
         "screening/session_show.html",
         session=session,
         progress=progress,
+        not_screened=not_screened,
         unassigned=unassigned,
         total=sum(p.total for p in progress),
         done=sum(p.done for p in progress),
@@ -246,16 +253,20 @@ def class_grid(session_id: int, class_id: int):
     session = get_session_or_404(session_id)
     school_class = _class_or_404(session, class_id)
     columns = [c.translated() for c in services.grid_columns(session)]
+    today = services.local_today()
     rows = []
     for student, result in services.class_pupils(session, school_class):
+        on = result.screening_date if result and result.screening_date else today
         rows.append(
             {
                 "student": student,
                 "result": result,
                 "version": result.version if result else 0,
                 "absent": bool(result and result.absent),
+                "not_screened": services.display_value(result, "not_screened"),
+                "age": grid.age_text(student.birth_date, on),
                 "done": services.is_done(session, result),
-                "flags": services.flag_labels(result),
+                "flags": grid.with_evidence(result, services.flag_labels(result)),
                 "values": {c.field: services.display_value(result, c.field) for c in columns},
             }
         )
@@ -268,6 +279,12 @@ def class_grid(session_id: int, class_id: int):
         done=sum(1 for r in rows if r["done"]),
         has_refraction=any(c.group == "refraction" for c in columns),
         sex_labels={k: str(v) for k, v in SEX_LABELS.items()},
+        choice_keys={c.field: grid.choice_keys(c.field) for c in columns},
+        choice_hints={c.field: grid.choice_hint(c.field) for c in columns},
+        choice_legends={c.field: grid.choice_legend(c.field) for c in columns},
+        not_screened_labels={k: str(v) for k, v in grid.NOT_SCREENED_LABELS.items()},
+        not_screened_keys=grid.NOT_SCREENED_KEYS,
+        next_pupil_key=grid.NEXT_PUPIL_KEY,
     )
     # One audit event for the page (the pupils shown listed in it), after rendering:
     # committing first would expire what the page reads.
@@ -284,20 +301,24 @@ def class_grid(session_id: int, class_id: int):
     return page
 
 
-def _json_error(status: int, error: str, message: str, **extra: Any):
+def _json_error(status: int, error: str, message: str | None = None, **extra: Any):
     return jsonify(ok=False, error=error, message=message, **extra), status
 
 
 def _row_payload(session: ScreeningSession, student: Student, field: str) -> dict[str, Any]:
     result = services.get_result(session, student)
+    reason = result.not_screened_reason if result and result.absent else None
+    value = reason or "" if field == "not_screened" else services.display_value(result, field)
     return {
         "ok": True,
         "field": field,
-        "value": services.display_value(result, field),
+        "value": value,
         "version": result.version if result else 0,
         "absent": bool(result and result.absent),
+        "not_screened": reason or "",
+        "age": grid.age_text(student.birth_date, grid.age_date(result)),
         "done": services.is_done(session, result),
-        "flags": services.flag_labels(result),
+        "flags": grid.with_evidence(result, services.flag_labels(result)),
         "screening_date": (
             result.screening_date.isoformat() if result and result.screening_date else None
         ),
@@ -366,7 +387,7 @@ def save_result_field(session_id: int, student_id: int):
     if not isinstance(payload, Mapping):
         return _json_error(400, "bad_request", _("Send a JSON object with field and value."))
     field = payload.get("field")
-    allowed = {c.field for c in services.grid_columns(session)} | {"absent"}
+    allowed = {c.field for c in services.grid_columns(session)} | {"absent", "not_screened"}
     if not isinstance(field, str) or field not in allowed:
         return _json_error(
             400, "unknown_field", _("This value is not part of this screening session.")
@@ -385,11 +406,35 @@ def save_result_field(session_id: int, student_id: int):
             field=field,
         )
 
+    questions = grid.improbable(session, student, field, value)
+    if questions and payload.get("confirm") is not True:
+        # Possible but improbable for this pupil (a slip, usually): ask before saving.
+        return _json_error(
+            422,
+            "needs_confirmation",
+            field=field,
+            value=value,
+            **grid.confirmation_payload(questions),
+        )
     try:
         if field == "absent":
             absent = (value or "").strip().lower() in {"1", "true", "yes", "on"}
             change = services.set_absent(
                 session, student, absent, user=current_user, expected_version=version
+            )
+        elif field == "not_screened":
+            reason = (value or "").strip().lower() or None
+            if reason is not None and reason not in grid.NOT_SCREENED_LABELS:
+                return _json_error(
+                    400, "bad_request", _("Unknown reason for not screening a pupil."), field=field
+                )
+            change = services.set_absent(
+                session,
+                student,
+                reason is not None,
+                user=current_user,
+                expected_version=version,
+                reason=reason,
             )
         else:
             change = services.record_measurements(
@@ -419,6 +464,8 @@ def save_result_field(session_id: int, student_id: int):
             value=value,
             key=error.key,
         )
+    if questions and change.changed:
+        grid.record_confirmation(session, student, field, value, questions, user=current_user)
     db.session.commit()
     return jsonify(_row_payload(session, student, field))
 
@@ -441,15 +488,54 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
     )
     fields = [c.field for c in services.grid_columns(session)]
     raw = {f: request.form.get(f, "") for f in fields if f in request.form}
-    absent = request.form.get("absent") in {"1", "on", "true", "yes"}
+    reason = request.form.get("not_screened", "").strip().lower() or None
+    if reason is not None and reason not in grid.NOT_SCREENED_LABELS:
+        abort(400)
+    if "not_screened" not in request.form and request.form.get("absent") in {
+        "1",
+        "on",
+        "true",
+        "yes",
+    }:
+        reason = "absent"
+    absent = reason is not None
     try:
         version = _parse_version(request.form.get("version"))
     except ValueError:
         abort(400)
     errors = []
+    confirmed = request.form.get("confirm") in {"1", "on", "true", "yes"}
+    questioned: list[tuple[str, list]] = []
+    for name in grid.GROWTH_FIELDS:
+        questions = grid.improbable(session, student, name, raw.get(name))
+        if questions and not confirmed:
+            # Not saved until confirmed (the row's "confirm" box), like the grid's prompt.
+            del raw[name]
+            for question in questions:
+                flash(
+                    _(
+                        "%(name)s: not saved — %(question)s Tick “confirm” and save again "
+                        "if it is right.",
+                        name=student.name,
+                        question=grid.question_message(question),
+                    ),
+                    "error",
+                )
+        elif questions:
+            questioned.append((name, questions))
     try:
         result = services.get_result(session, student)
         currently_absent = bool(result and result.absent)
+        if currently_absent and absent and result.not_screened_reason != reason:
+            services.set_absent(
+                session,
+                student,
+                True,
+                user=current_user,
+                expected_version=version,
+                reason=reason,
+            )
+            version = None
         if currently_absent and not absent:
             services.set_absent(
                 session, student, False, user=current_user, expected_version=version
@@ -459,9 +545,14 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
             session, student, raw, user=current_user, expected_version=version
         )
         errors += change.errors
+        for name, questions in questioned:
+            if name in change.after:
+                grid.record_confirmation(
+                    session, student, name, raw.get(name), questions, user=current_user
+                )
         if absent and not currently_absent:
             errors += services.set_absent(
-                session, student, True, user=current_user, expected_version=None
+                session, student, True, user=current_user, expected_version=None, reason=reason
             ).errors
     except services.ResultConflict:
         db.session.rollback()

@@ -34,6 +34,7 @@ from .. import rules
 from ..audit import record_event
 from ..extensions import db
 from ..models import (
+    NOT_SCREENED_REASONS,
     SCREENING_TYPES,
     Finding,
     Institution,
@@ -157,9 +158,9 @@ GRID_COLUMNS: dict[str, tuple[GridColumn, ...]] = {
     "vision": (
         GridColumn("ucva_right", FIELD_LABELS["ucva_right"], _l("UCVA R"), "number"),
         GridColumn("ucva_left", FIELD_LABELS["ucva_left"], _l("UCVA L"), "number"),
-        GridColumn("glasses", FIELD_LABELS["glasses"], _l("Glasses"), "select", "refraction"),
-        GridColumn("cva_right", FIELD_LABELS["cva_right"], _l("CVA R"), "number", "refraction"),
-        GridColumn("cva_left", FIELD_LABELS["cva_left"], _l("CVA L"), "number", "refraction"),
+        GridColumn("glasses", FIELD_LABELS["glasses"], _l("Glasses"), "select"),
+        GridColumn("cva_right", FIELD_LABELS["cva_right"], _l("CVA R"), "number"),
+        GridColumn("cva_left", FIELD_LABELS["cva_left"], _l("CVA L"), "number"),
         GridColumn("sph_right", FIELD_LABELS["sph_right"], _l("Sph R"), "number", "refraction"),
         GridColumn("cyl_right", FIELD_LABELS["cyl_right"], _l("Cyl R"), "number", "refraction"),
         GridColumn("sph_left", FIELD_LABELS["sph_left"], _l("Sph L"), "number", "refraction"),
@@ -311,6 +312,7 @@ _SESSION_AUDIT_FIELDS = (
     "status",
     "ruleset_version",
     "rule_options",
+    "records_refraction",
 )
 
 
@@ -329,6 +331,7 @@ def create_session(
     types: Iterable[str],
     institution: Institution | None = None,
     atr_positive_degrees: int | Decimal = 5,
+    records_refraction: bool = False,
     user: User | None,
 ) -> ScreeningSession:
     """Plan a screening session of ``school``.
@@ -351,6 +354,7 @@ def create_session(
         ruleset_version=rules.RULESET_VERSION,
         rule_options=_rule_options(school, atr_positive_degrees),
         status=SessionStatus.PLANNED.value,
+        records_refraction=bool(records_refraction),
         created_by_id=user.id if user else None,
     )
     db.session.add(session)
@@ -393,9 +397,10 @@ def update_session(
     types: Iterable[str],
     institution: Institution | None,
     atr_positive_degrees: int | Decimal,
+    records_refraction: bool | None = None,
     user: User | None,
 ) -> ScreeningSession:
-    """Change a session's details.
+    """Change a session's details (``records_refraction`` None: unchanged).
 
     Refused for a closed session, for removing a screening type that already has
     results, and for changing the ATR threshold once spine results exist (they were
@@ -435,6 +440,8 @@ def update_session(
     session.end_date = end_date
     session.types = new_types
     session.institution_id = institution.id if institution else None
+    if records_refraction is not None:
+        session.records_refraction = bool(records_refraction)
     if atr_changed:
         merged = dict(session.rule_options or {})
         merged["atr_positive_degrees"] = options["atr_positive_degrees"]
@@ -536,6 +543,8 @@ def display_value(result: ScreeningResult | None, name: str) -> str:
         return ""
     if name == "absent":
         return "1" if result.absent else ""
+    if name == "not_screened":
+        return (result.not_screened_reason or "absent") if result.absent else ""
     value = getattr(result, name)
     if value is None:
         return ""
@@ -562,6 +571,18 @@ def stored_measurements(result: ScreeningResult | None) -> rules.Measurements:
         # With tooth codes, dmft/DMFT are the rules' derived counts, not entered values.
         values.pop("dmft", None)
         values.pop("DMFT", None)
+    for eye in ("right", "left"):
+        # An SE equal to sphere + cylinder/2 was derived on save (_store_derived_se), not
+        # entered: it follows sphere and cylinder when they change.
+        se, sph, cyl = (values.get(f"{n}_{eye}") for n in ("se", "sph", "cyl"))
+        derived = (
+            se is not None
+            and sph is not None
+            and cyl is not None
+            and abs(Decimal(se) - (Decimal(sph) + Decimal(cyl) / 2)) < Decimal("0.01")
+        )
+        if derived:
+            values.pop(f"se_{eye}")
     return rules.Measurements(**values, absent=bool(result.absent))
 
 
@@ -646,18 +667,26 @@ def _check_version(result: ScreeningResult | None, expected_version: int | None)
 
 
 def _today() -> date:
+    """Today in the screening's local time zone (``BABEL_DEFAULT_TIMEZONE``, default
+    Asia/Shanghai): a result entered at 07:30 in Beijing is not dated yesterday (UTC)."""
     zone = "Asia/Shanghai"
     if has_app_context():
         zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", zone)
     return datetime.now(ZoneInfo(zone)).date()
 
 
+def local_today() -> date:
+    """Today in the screening's time zone (see ``_today``)."""
+    return _today()
+
+
 def default_screening_date(session: ScreeningSession, today: date | None = None) -> date:
-    """Today when it falls within the session's dates, else the session's start date."""
-    today = today or _today()
-    if session.start_date <= today and (session.end_date is None or today <= session.end_date):
-        return today
-    return session.start_date
+    """The day the result is entered, whatever the session's planned dates.
+
+    Ages (and so every age-banded cutoff) are computed from this date: a pupil measured
+    a week after the planned end, or before the start, is dated the day measured.
+    """
+    return today or _today()
 
 
 def _field_error(name: str, text: str | None, message: str, key: str, **params: Any):
@@ -855,19 +884,50 @@ def set_absent(
     *,
     user: User | None,
     expected_version: int | None = None,
+    reason: str | None = None,
 ) -> ResultChange:
-    """Mark a pupil absent (缺检: not screened, never "normal") or present again.
+    """Mark a pupil not screened (缺检: never "normal") or screened again.
 
-    A pupil with measurements is not marked absent (the values would be silently
+    ``reason`` says why (NOT_SCREENED_REASONS: absent, refused, ill, exempt; default
+    absent); ``absent`` stays True for every reason, so counts of "not screened" need no
+    change. A pupil with measurements is not marked absent (the values would be silently
     discarded): the change returns an ``absent`` error instead.
     """
     _check_writable(session)
     _check_student(session, student)
+    if absent and reason is None:
+        reason = NOT_SCREENED_REASONS[0]
+    if not absent:
+        reason = None
+    if reason is not None and reason not in NOT_SCREENED_REASONS:
+        raise ScreeningError(_l("Unknown reason for not screening a pupil."))
     result = get_result(session, student)
     _check_version(result, expected_version)
     current = bool(result.absent) if result is not None else False
-    if current == absent:
+    current_reason = result.not_screened_reason if result is not None else None
+    if current == absent and (not absent or current_reason == reason):
         return ResultChange(result)
+    if current and absent:
+        # Only the reason changes (absent -> ill): nothing is re-flagged.
+        result.not_screened_reason = reason
+        if user is not None:
+            result.updated_by_id = user.id
+        _flush()
+        record_event(
+            "update",
+            "screening_result",
+            result.id,
+            school_id=session.school_id,
+            summary=f"{student.student_number} in session {session.id}: not screened, {reason}",
+            before={"not_screened_reason": current_reason},
+            after={"not_screened_reason": reason},
+            user=user,
+        )
+        return ResultChange(
+            result,
+            before={"not_screened_reason": current_reason},
+            after={"not_screened_reason": reason},
+        )
     stored = stored_measurements(result)
     if absent and stored.present():
         names = ", ".join(sorted(stored.present()))
@@ -893,6 +953,7 @@ def set_absent(
             )
             db.session.add(result)
         result.absent = absent
+        result.not_screened_reason = reason
         if result.screening_date is None:
             result.screening_date = default_screening_date(session)
         if user is not None:
@@ -907,16 +968,16 @@ def set_absent(
         result.id,
         school_id=session.school_id,
         summary=f"{student.student_number} in session {session.id}: "
-        + ("absent" if absent else "present"),
-        before=None if created else {"absent": current},
-        after={"absent": absent},
+        + (f"not screened, {reason}" if absent else "present"),
+        before=None if created else {"absent": current, "not_screened_reason": current_reason},
+        after={"absent": absent, "not_screened_reason": reason},
         user=user,
     )
     return ResultChange(
         result,
         created=created,
-        before={} if created else {"absent": current},
-        after={"absent": absent},
+        before={} if created else {"absent": current, "not_screened_reason": current_reason},
+        after={"absent": absent, "not_screened_reason": reason},
         evaluation=evaluation,
     )
 
@@ -994,6 +1055,7 @@ def _evaluate_into(
         result.eval_errors = message[:2000]
         result.ruleset_version = rules.RULESET_VERSION
         _replace_findings(session, student, result, ())
+        _store_derived_se(result, measurements, None)
         return None
     columns = evaluation.to_evaluation_columns()
     for name in rules.CATEGORY_COLUMNS:
@@ -1006,6 +1068,7 @@ def _evaluate_into(
         result.DMFT = evaluation.DMFT
     elif measurements.dmft is None and measurements.DMFT is None:
         result.dmft = result.DMFT = None
+    _store_derived_se(result, measurements, evaluation)
     result.refer = columns["refer"]
     result.flagged = evaluation.is_flagged
     result.ruleset_version = evaluation.ruleset_version
@@ -1018,6 +1081,23 @@ def _evaluate_into(
         evaluation.ruleset_version,
     )
     return evaluation
+
+
+def _store_derived_se(
+    result: ScreeningResult,
+    measurements: rules.Measurements,
+    evaluation: rules.Evaluation | None,
+) -> None:
+    """Keep SE = sphere + cylinder/2 in the result when only sphere and cylinder were
+    entered, so the record, the flags list and the export show the value the myopia
+    flag was read from (an entered SE stays as entered)."""
+    for eye in ("right", "left"):
+        if getattr(measurements, f"se_{eye}") is not None:
+            continue
+        derived = getattr(evaluation, f"se_{eye}", None) if evaluation is not None else None
+        if derived is not None:
+            derived = Decimal(derived).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        setattr(result, f"se_{eye}", derived)
 
 
 def _replace_findings(
@@ -1143,6 +1223,9 @@ def field_holds(
     if field_name == "absent":
         wanted = (text or "").strip().lower() in {"1", "true", "yes", "on"}
         return bool(result and result.absent) == wanted
+    if field_name == "not_screened":
+        wanted_reason = (text or "").strip().lower() or None
+        return display_value(result, field_name) == (wanted_reason or "")
     if field_name not in rules.MEASUREMENT_FIELDS:
         return False
     value, error = _parse_one(field_name, text)
@@ -1276,8 +1359,17 @@ def flag_labels(result: ScreeningResult | None) -> list[dict[str, Any]]:
 
 
 def grid_columns(session: ScreeningSession) -> list[GridColumn]:
-    """The grid's input columns for the session's screening types."""
-    return [c for t in session.type_list for c in GRID_COLUMNS.get(t, ())]
+    """The grid's input columns for the session's screening types.
+
+    Sphere and cylinder only when the session records refraction: a column nobody fills
+    costs a keystroke per pupil.
+    """
+    return [
+        c
+        for t in session.type_list
+        for c in GRID_COLUMNS.get(t, ())
+        if c.group != "refraction" or session.records_refraction
+    ]
 
 
 def class_pupils(

@@ -3,8 +3,17 @@
  * Progressive enhancement: without this script the grid is a table of per-row forms.
  * With it:
  *  - Enter moves to the next cell (from the last cell of a row to the first cell of the
- *    next pupil), Shift+Enter moves back, ArrowUp/ArrowDown move within a column; Tab
- *    keeps the browser's order (the cells, then the row's "absent" box).
+ *    next pupil), Shift+Enter moves back, ArrowUp/ArrowDown move within a column (in
+ *    choice lists too); Tab keeps the browser's order. Cells that do not apply are
+ *    skipped by Enter (corrected acuity without glasses, the motion test without a
+ *    positive bend test, the prone test with a normal sagittal curve).
+ *  - A choice takes the key shown in its header (data-keys) and moves on; Delete clears
+ *    it. A/R/I/E (data-not-screened-keys) mark the pupil not screened from any of its
+ *    cells; N jumps to the next pupil's first empty cell.
+ *  - An improbable value is answered "needs_confirmation": a prompt asks, Enter sends
+ *    it again with confirm, Esc goes back to the cell.
+ *  - Every refused value of a row is listed under its flags (and in the panel of the
+ *    focused pupil) until it is corrected.
  *  - Each changed cell is POSTed alone as JSON with the row's version. The saves of one
  *    row go one after another, so each carries the version the previous one returned.
  *  - Until the server acknowledges a value it is kept in localStorage with the value the
@@ -38,6 +47,22 @@
   var alertEl = document.getElementById("grid-alert");
   var doneEl = document.getElementById("grid-done");
   var anySaved = false;
+  var confirmBox = document.getElementById("grid-confirm");
+  var confirmText = document.getElementById("grid-confirm-text");
+  var confirmYes = document.getElementById("grid-confirm-yes");
+  var confirmNo = document.getElementById("grid-confirm-no");
+  var focusPanel = document.getElementById("grid-focus");
+  var nextKey = (table.getAttribute("data-next-key") || "n").toLowerCase();
+  var notScreenedKeys = {};
+  try {
+    JSON.parse(table.getAttribute("data-not-screened-keys") || "[]").forEach(function (pair) {
+      notScreenedKeys[pair[0]] = pair[1];
+    });
+  } catch (e) {
+    notScreenedKeys = {};
+  }
+  var rowErrors = {}; // student id -> {field: message}
+  var asking = null; // {row, field, value, el} while the confirm prompt is shown
   var CELL_STATES = ["cell-pending", "cell-failed", "cell-error", "cell-conflict"];
 
   function msg(name, params) {
@@ -104,6 +129,37 @@
     return Array.prototype.filter.call(row.querySelectorAll("[data-field]"), usable);
   }
 
+  function fieldValue(row, field) {
+    var el = row.querySelector('[data-field="' + field + '"]');
+    return el ? el.value : "";
+  }
+
+  // A cell that does not apply to this pupil, given the row's other values (and empty):
+  // Enter and N pass over it; a click or Tab still reaches it.
+  function skipped(el) {
+    if (el.value !== "") {
+      return false;
+    }
+    var row = el.closest("tr");
+    var field = el.getAttribute("data-field");
+    if (field === "cva_right" || field === "cva_left") {
+      return fieldValue(row, "glasses") === "none";
+    }
+    if (field === "motion_test") {
+      return fieldValue(row, "adams") !== "positive";
+    }
+    if (field === "prone_test") {
+      return fieldValue(row, "sagittal") === "normal";
+    }
+    return false;
+  }
+
+  function stops(row) {
+    return controls(row).filter(function (el) {
+      return !skipped(el);
+    });
+  }
+
   function focusCell(el) {
     if (!el) {
       return false;
@@ -128,7 +184,13 @@
 
   function moveNext(el, back) {
     var row = el.closest("tr");
-    var list = controls(row);
+    var list = stops(row);
+    if (list.indexOf(el) === -1 && el.matches("[data-field]")) {
+      // el itself is skippable now (e.g. just cleared): place it back in the order
+      list = controls(row).filter(function (c) {
+        return c === el || !skipped(c);
+      });
+    }
     var i = list.indexOf(el);
     if (back) {
       if (i === -1 && list.length) {
@@ -139,7 +201,7 @@
       }
       var prev = rowAfter(row, -1);
       if (prev) {
-        var prevList = controls(prev);
+        var prevList = stops(prev);
         return focusCell(prevList[prevList.length - 1]);
       }
       return false;
@@ -148,14 +210,33 @@
       return focusCell(list[i + 1]);
     }
     var next = rowAfter(row, 1);
-    return next ? focusCell(controls(next)[0]) : false;
+    return next ? focusCell(stops(next)[0]) : false;
+  }
+
+  function firstEmpty(row) {
+    return stops(row).filter(function (el) {
+      return el.value === "";
+    })[0];
+  }
+
+  // The next pupil (after row) with an empty cell that applies: its first such cell.
+  function jumpToNextPupil(row) {
+    var i = rows.indexOf(row) + 1;
+    for (; i < rows.length; i++) {
+      var cell = firstEmpty(rows[i]);
+      if (cell) {
+        return focusCell(cell);
+      }
+    }
+    return false;
   }
 
   function moveVertical(el, step) {
     var field = el.getAttribute("data-field");
+    var selector = field ? '[data-field="' + field + '"]' : "[data-not-screened]";
     var row = el.closest("tr");
     while ((row = step > 0 ? row.nextElementSibling : row.previousElementSibling)) {
-      var target = row.querySelector('[data-field="' + field + '"]');
+      var target = row.querySelector(selector);
       if (target && usable(target)) {
         return focusCell(target);
       }
@@ -163,33 +244,141 @@
     return false;
   }
 
+  function keysOf(el) {
+    if (!el.hasAttribute("data-keys")) {
+      return null;
+    }
+    try {
+      return JSON.parse(el.getAttribute("data-keys") || "{}");
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // The key typed, with full-width digits and signs (Chinese input) read as ASCII.
+  function typedKey(event) {
+    var key = event.key || "";
+    if (key.length === 1) {
+      var code = key.charCodeAt(0);
+      if (code >= 0xff01 && code <= 0xff5e) {
+        key = String.fromCharCode(code - 0xfee0);
+      } else if (key === "\u2212") {
+        key = "-";
+      }
+    }
+    return key.length === 1 ? key.toLowerCase() : key;
+  }
+
+  function markNotScreened(row, reason) {
+    var select = row.querySelector("[data-not-screened]");
+    if (!select || select.disabled) {
+      return;
+    }
+    var active = document.activeElement;
+    if (active && active.matches && active.matches("[data-field]") && row.contains(active)) {
+      // a value typed but not yet sent is dropped: the pupil was not screened
+      active.value = active.getAttribute("data-saved") || "";
+    }
+    select.value = reason;
+    setAbsent(row, true);
+    enqueue(row, "not_screened", reason);
+  }
+
   table.addEventListener("keydown", function (event) {
     var el = event.target;
     if (event.altKey || event.ctrlKey || event.metaKey || !el.matches) {
       return;
     }
+    if (event.isComposing) {
+      return; // an input method is composing: its keys are not ours
+    }
     var isField = el.matches("[data-field]");
-    if (!isField && !el.matches("[data-absent]")) {
+    var isReason = el.matches("[data-not-screened]");
+    if (!isField && !isReason) {
       return;
     }
-    if (event.key === "Enter") {
+    var row = el.closest("tr");
+    var key = typedKey(event);
+    if (key === "Enter") {
       event.preventDefault(); // never submit the row form: the cell saves itself
       if (isField) {
         maybeSave(el);
       }
       moveNext(el, event.shiftKey);
-    } else if (isField && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+    } else if (key === "ArrowDown" || key === "ArrowUp") {
       event.preventDefault();
-      maybeSave(el);
-      moveVertical(el, event.key === "ArrowDown" ? 1 : -1);
+      if (isField) {
+        maybeSave(el);
+      }
+      moveVertical(el, key === "ArrowDown" ? 1 : -1);
+    } else if (readonly) {
+      return;
+    } else if (key === nextKey && !event.shiftKey) {
+      event.preventDefault();
+      if (isField) {
+        maybeSave(el);
+      }
+      jumpToNextPupil(row);
+    } else if (notScreenedKeys[key] && !event.shiftKey) {
+      event.preventDefault();
+      markNotScreened(row, notScreenedKeys[key]);
+      jumpToNextPupil(row);
+    } else if (el.tagName === "SELECT" && (key === "Delete" || key === "Backspace")) {
+      event.preventDefault();
+      el.value = "";
+      if (isReason) {
+        setAbsent(row, false);
+        enqueue(row, "not_screened", "");
+      } else {
+        maybeSave(el);
+      }
+    } else if (isField && el.tagName === "SELECT") {
+      var keys = keysOf(el);
+      if (keys && Object.prototype.hasOwnProperty.call(keys, key)) {
+        event.preventDefault();
+        el.value = keys[key];
+        maybeSave(el);
+        moveNext(el, false);
+      } else if (key.length === 1 && key !== " ") {
+        event.preventDefault(); // no type-ahead on labels: only the header's keys choose
+      }
+    }
+  });
+
+  // The focused pupil's name, age, flags and errors stay in view above the grid.
+  function showFocus(row) {
+    if (!focusPanel || !row) {
+      return;
+    }
+    var name = row.querySelector(".pupil-name");
+    var age = row.querySelector("[data-age]");
+    var flags = row.querySelector("[data-flags]");
+    document.getElementById("grid-focus-name").textContent = name ? name.textContent : "";
+    document.getElementById("grid-focus-age").textContent = age ? age.textContent : "";
+    var chips = document.getElementById("grid-focus-flags");
+    chips.textContent = "";
+    if (flags) {
+      Array.prototype.forEach.call(flags.querySelectorAll(".chip"), function (chip) {
+        chips.appendChild(chip.cloneNode(true));
+      });
+    }
+    renderErrorList(document.getElementById("grid-focus-errors"), row);
+    focusPanel.hidden = false;
+    focusPanel.setAttribute("data-student-id", row.getAttribute("data-student-id"));
+  }
+
+  table.addEventListener("focusin", function (event) {
+    var row = event.target.closest && event.target.closest("tr");
+    if (row && row.hasAttribute("data-student-id")) {
+      showFocus(row);
     }
   });
 
   // ------------------------------------------------------------ cells
 
   function cellOf(row, field) {
-    if (field === "absent") {
-      return row.querySelector("[data-absent]");
+    if (field === "not_screened") {
+      return row.querySelector("[data-not-screened]");
     }
     return row.querySelector('[data-field="' + field + '"]');
   }
@@ -236,15 +425,76 @@
     if (!cell) {
       return;
     }
-    cell.textContent = "";
+    Array.prototype.forEach.call(cell.querySelectorAll(".chip"), function (chip) {
+      chip.parentNode.removeChild(chip);
+    });
+    var list = cell.querySelector("[data-errors]");
     (flags || []).forEach(function (flag) {
       var chip = document.createElement("span");
       chip.className = "chip " + (flag.severity >= 2 ? "bad" : "warn");
       chip.setAttribute("data-code", flag.code);
       chip.setAttribute("data-category", flag.category);
       chip.textContent = flag.label;
-      cell.appendChild(chip);
+      if (flag.evidence) {
+        var evidence = document.createElement("small");
+        evidence.className = "evidence";
+        evidence.textContent = " " + flag.evidence;
+        chip.appendChild(evidence);
+      }
+      cell.insertBefore(chip, list);
     });
+    if (focusPanel && focusPanel.getAttribute("data-student-id") === row.getAttribute("data-student-id")) {
+      showFocus(row);
+    }
+  }
+
+  // ------------------------------------------------------------ row errors
+
+  function labelOf(row, field) {
+    var el = cellOf(row, field);
+    var label = el ? el.getAttribute("aria-label") || field : field;
+    return label.split(" · ")[0];
+  }
+
+  function renderErrorList(list, row) {
+    if (!list) {
+      return;
+    }
+    list.textContent = "";
+    var errors = rowErrors[row.getAttribute("data-student-id")] || {};
+    Object.keys(errors).forEach(function (field) {
+      var item = document.createElement("li");
+      item.setAttribute("data-error-field", field);
+      item.textContent = errors[field];
+      list.appendChild(item);
+    });
+    list.hidden = !list.childNodes.length;
+  }
+
+  // message: the row's error for field (null: the field is fine now).
+  function setRowError(row, field, message) {
+    var id = row.getAttribute("data-student-id");
+    var errors = rowErrors[id] || (rowErrors[id] = {});
+    if (message) {
+      errors[field] = message;
+    } else {
+      delete errors[field];
+    }
+    renderErrorList(row.querySelector("[data-errors]"), row);
+    if (focusPanel && focusPanel.getAttribute("data-student-id") === id) {
+      renderErrorList(document.getElementById("grid-focus-errors"), row);
+    }
+    var left = Object.keys(errors).map(function (f) {
+      return errors[f];
+    });
+    if (!left.length) {
+      var others = Object.keys(rowErrors).some(function (other) {
+        return Object.keys(rowErrors[other]).length;
+      });
+      if (!others) {
+        showAlert("");
+      }
+    }
   }
 
   function updateProgress() {
@@ -323,8 +573,9 @@
   }
 
   // version: send with this row version instead of the row's current one (a value
-  // replayed after a reload carries the version it was typed against).
-  function enqueue(row, field, value, version) {
+  // replayed after a reload carries the version it was typed against). confirm: the
+  // user confirmed this (improbable) value.
+  function enqueue(row, field, value, version, confirm) {
     var state = stateOf(row);
     remember(
       row.getAttribute("data-student-id"),
@@ -339,11 +590,12 @@
     for (var i = first; i < state.queue.length; i++) {
       if (state.queue[i].field === field) {
         state.queue[i].value = value;
+        state.queue[i].confirm = !!confirm;
         updateStatus();
         return;
       }
     }
-    state.queue.push({ field: field, value: value, version: version });
+    state.queue.push({ field: field, value: value, version: version, confirm: !!confirm });
     updateStatus();
     pump(row);
   }
@@ -367,6 +619,7 @@
         typeof item.version === "number"
           ? item.version
           : Number(row.getAttribute("data-version") || 0),
+      confirm: item.confirm === true,
     });
     window
       .fetch(row.getAttribute("data-save-url"), {
@@ -448,10 +701,10 @@
     if (data.ok) {
       anySaved = true;
       row.setAttribute("data-version", String(data.version));
-      if (item.field === "absent") {
-        el.setAttribute("data-saved", data.absent ? "1" : "0");
+      if (item.field === "not_screened") {
+        el.setAttribute("data-saved", data.not_screened || "");
         if (!newer) {
-          el.checked = !!data.absent;
+          el.value = data.not_screened || "";
           setAbsent(row, !!data.absent);
           setCellState(el, null);
         }
@@ -465,42 +718,101 @@
           setCellState(el, null);
         }
       }
+      if (!newer) {
+        setRowError(row, item.field, null);
+      }
       row.setAttribute("data-done", data.done ? "1" : "0");
       row.classList.toggle("is-done", !!data.done);
+      var ageCell = row.querySelector("[data-age]");
+      if (ageCell && data.age) {
+        ageCell.textContent = data.age;
+      }
       renderFlags(row, data.flags);
       updateProgress();
+    } else if (data.error === "needs_confirmation" && el && !newer) {
+      el.removeAttribute("data-queued");
+      setCellState(el, "error", data.message);
+      setRowError(row, item.field, labelOf(row, item.field) + ": " + data.message);
+      ask(row, item.field, item.value, data.message);
     } else if (data.error === "conflict") {
       if (typeof data.version === "number") {
         row.setAttribute("data-version", String(data.version));
       }
       if (el && !newer) {
-        if (item.field === "absent") {
-          el.checked = data.value === "1";
-          el.setAttribute("data-saved", el.checked ? "1" : "0");
-          setAbsent(row, el.checked);
-        } else {
-          el.value = data.value || "";
-          el.setAttribute("data-saved", data.value || "");
-          el.removeAttribute("data-queued");
+        el.value = data.value || "";
+        el.setAttribute("data-saved", data.value || "");
+        el.removeAttribute("data-queued");
+        if (item.field === "not_screened") {
+          setAbsent(row, !!el.value);
         }
       }
       setCellState(el, "conflict", data.message);
+      setRowError(row, item.field, data.message);
       showAlert(data.message);
     } else {
       var message = data.message || msg("server") + " " + outcome.status;
       if (el && !newer) {
-        if (item.field === "absent") {
-          el.checked = item.value !== "1";
-          setAbsent(row, el.checked);
+        if (item.field === "not_screened") {
+          el.value = el.getAttribute("data-saved") || "";
+          setAbsent(row, !!el.value);
         } else {
           el.removeAttribute("data-queued");
         }
       }
       setCellState(el, "error", message);
+      setRowError(row, item.field, message);
       showAlert(message);
     }
     updateStatus();
     pump(row);
+  }
+
+  // ------------------------------------------------------------ confirmation
+
+  function ask(row, field, value, message) {
+    if (!confirmBox) {
+      return;
+    }
+    asking = { row: row, field: field, value: value };
+    confirmText.textContent = message;
+    confirmBox.hidden = false;
+    confirmYes.focus();
+  }
+
+  function closeAsk(confirmed) {
+    if (!asking) {
+      return;
+    }
+    var current = asking;
+    asking = null;
+    confirmBox.hidden = true;
+    var el = cellOf(current.row, current.field);
+    if (confirmed) {
+      if (el) {
+        el.setAttribute("data-queued", current.value);
+      }
+      enqueue(current.row, current.field, current.value, undefined, true);
+      if (el) {
+        moveNext(el, false);
+      }
+    } else if (el) {
+      focusCell(el);
+    }
+  }
+
+  if (confirmBox) {
+    confirmYes.addEventListener("click", function () {
+      closeAsk(true);
+    });
+    confirmNo.addEventListener("click", function () {
+      closeAsk(false);
+    });
+    confirmBox.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeAsk(false);
+      }
+    });
   }
 
   if (!readonly) {
@@ -508,10 +820,10 @@
       var el = event.target;
       if (el.matches("[data-field]")) {
         maybeSave(el);
-      } else if (el.matches("[data-absent]")) {
+      } else if (el.matches("[data-not-screened]")) {
         var row = el.closest("tr");
-        setAbsent(row, el.checked);
-        enqueue(row, "absent", el.checked ? "1" : "0");
+        setAbsent(row, !!el.value);
+        enqueue(row, "not_screened", el.value);
       }
     });
 
@@ -539,9 +851,6 @@
       });
     });
 
-    Array.prototype.forEach.call(table.querySelectorAll("[data-absent]"), function (el) {
-      el.setAttribute("data-saved", el.checked ? "1" : "0");
-    });
 
     // Values typed before a reload or a crash, never acknowledged: send them again.
     // When the row changed since (its version moved) and this cell no longer shows the
@@ -569,9 +878,9 @@
       ) {
         version = entry.version;
       }
-      if (field === "absent") {
-        el.checked = value === "1";
-        setAbsent(row, el.checked);
+      if (field === "not_screened") {
+        el.value = value;
+        setAbsent(row, !!value);
       } else {
         el.value = value;
         el.setAttribute("data-queued", value);
@@ -591,14 +900,9 @@
     } catch (e) {
       preference = null;
     }
-    var shown = preference
-      ? preference === "shown"
-      : Array.prototype.some.call(
-          table.querySelectorAll(".col-refraction [data-field]"),
-          function (el) {
-            return el.value !== "";
-          }
-        );
+    // The columns exist only in sessions that record refraction: shown unless the user
+    // hid them.
+    var shown = preference ? preference === "shown" : true;
     var applyToggle = function () {
       table.classList.toggle("hide-refraction", !shown);
       toggle.setAttribute("aria-expanded", shown ? "true" : "false");
@@ -622,10 +926,7 @@
       return row.getAttribute("data-done") !== "1" && controls(row).length;
     })[0];
     if (start) {
-      var firstEmpty = controls(start).filter(function (el) {
-        return el.value === "";
-      })[0];
-      focusCell(firstEmpty || controls(start)[0]);
+      focusCell(firstEmpty(start) || controls(start)[0]);
     }
   }
   updateStatus();

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from schoolhealth.extensions import db
-from schoolhealth.models import ScreeningResult
+from schoolhealth.models import AuditEvent, ScreeningResult
 from schoolhealth.screening import services
 from tests.factories import PASSWORD
 
@@ -67,7 +67,19 @@ def _plan(index: int) -> dict:
 
 
 @pytest.fixture
-def classroom(factories):
+def entry_day(monkeypatch):
+    """The day results are entered (the live server runs in this process): the pupils'
+    ages, and so their cutoffs, are those of that day."""
+
+    def _set(day: date) -> None:
+        monkeypatch.setattr(services, "_today", lambda: day)
+
+    _set(date(2026, 10, 12))
+    return _set
+
+
+@pytest.fixture
+def classroom(factories, entry_day):
     school = factories.SchoolFactory()
     school_class = factories.SchoolClassFactory(school=school, grade=4, name="1")
     students = [
@@ -117,7 +129,7 @@ def _grid_state(page) -> dict:
                     values: Object.fromEntries(fields.map(
                         (f) => [f, row.querySelector(`[data-field="${f}"]`).value])),
                     chips: Array.from(row.querySelectorAll('[data-flags] .chip'))
-                        .map((c) => c.textContent.trim()),
+                        .map((c) => c.firstChild.textContent.trim()),
                     done: row.dataset.done,
                 },
             ]))""",
@@ -140,8 +152,8 @@ def test_nurse_screens_a_class_with_the_keyboard_only(page, live_server, classro
     grid = page.locator("#screening-grid")
     assert page.locator("#grid-total").inner_text() == str(PUPILS)
     assert page.locator("#grid-done").inner_text() == "0"
-    # Refraction columns start collapsed, so Enter goes from the left eye to the next pupil.
-    assert not page.locator(f'#pupil-{students[0].id} [data-field="sph_right"]').is_visible()
+    # The session does not record refraction: no sphere or cylinder columns.
+    assert page.locator('[data-field="sph_right"]').count() == 0
 
     page.locator(f'#pupil-{students[0].id} [data-field="height_cm"]').focus()
     keyboard = page.keyboard
@@ -154,12 +166,12 @@ def test_nurse_screens_a_class_with_the_keyboard_only(page, live_server, classro
         keyboard.type(typed["ucva_right"])
         keyboard.press("Tab")
         keyboard.type(typed["ucva_left"])
-        keyboard.press("Enter")
+        keyboard.press("n")  # saves, and on to the next pupil's first empty cell
     # Focus stayed on the last pupil's left eye; go up one pupil and correct it.
     keyboard.press("ArrowUp")
     keyboard.type("4.6")
     keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.dataset.field") == "height_cm"
+    assert page.evaluate("document.activeElement.dataset.field") == "glasses"
 
     _wait_until_saved(page, session)
     assert grid.locator(".cell-failed, .cell-error, .cell-conflict").count() == 0
@@ -306,16 +318,16 @@ def test_a_conflict_shows_on_the_cell_and_absent_works_from_the_keyboard(
     expect(ucva).not_to_have_class(re.compile(r"\bcell-conflict\b"))
     assert str(_result(session, first).ucva_right) == "4.8"
 
-    # The second pupil is away: Tab past the cells to "absent" and press Space.
+    # The second pupil is away: "a" in any of the pupil's cells marks it absent.
     page.locator(f'#pupil-{second.id} [data-field="ucva_left"]').focus()
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.hasAttribute('data-absent')")
-    page.keyboard.press("Space")
+    page.keyboard.press("a")
     _wait_until_saved(page, session)
     row = page.locator(f"#pupil-{second.id}")
     expect(row.locator('[data-field="height_cm"]')).to_be_disabled()
     expect(page.locator("#grid-done")).to_have_text("1")
     assert _result(session, second).absent is True
+    assert _result(session, second).not_screened_reason == "absent"
+    expect(row.locator("[data-not-screened]")).to_have_value("absent")
 
 
 def test_a_save_whose_answer_is_lost_is_retried_without_a_false_conflict(
@@ -386,3 +398,177 @@ def test_a_value_kept_over_a_reload_never_overwrites_a_colleagues_change(
     # The other pupil's kept value had nobody else's change in its way: saved.
     expect(page.locator(f'#pupil-{second.id} [data-field="height_cm"]')).to_have_value("128.0")
     assert str(_result(session, second).height_cm) == "128.0"
+
+
+class CountingKeyboard:
+    """page.keyboard that counts keystrokes: each typed character and each pressed key
+    (a chord such as Shift+Enter counts as one)."""
+
+    def __init__(self, keyboard) -> None:
+        self.keyboard = keyboard
+        self.count = 0
+
+    def type(self, text: str) -> None:
+        self.count += len(text)
+        self.keyboard.type(text)
+
+    def press(self, key: str) -> None:
+        self.count += 1
+        self.keyboard.press(key)
+
+
+# What a nurse types for a normal pupil of a growth + vision + spine + dental session
+# without refraction, in the grid's order. Choices take their header key and move on;
+# cells that do not apply (corrected acuity without glasses, the motion test without a
+# positive bend test, the prone test with a normal sagittal curve) are passed over.
+NORMAL_PUPIL = (
+    ("type", "128.5"), ("press", "Enter"),  # height
+    ("type", "26.3"), ("press", "Enter"),  # weight
+    ("type", "5.0"), ("press", "Enter"),  # UCVA R
+    ("type", "5.0"), ("press", "Enter"),  # UCVA L
+    ("type", "0"),  # glasses: none (CVA R/L skipped)
+    ("type", "0"),  # general inspection: normal
+    ("type", "-"),  # forward bend test: negative (motion test skipped)
+    ("press", "Enter"), ("press", "Enter"), ("press", "Enter"),  # ATR T/TL/L: not measured
+    ("type", "0"),  # sagittal: normal (prone test skipped)
+    ("type", "0"),  # decayed teeth: none
+    ("press", "n"),  # saved; on to the next pupil's first empty cell
+)  # fmt: skip
+KEYSTROKE_TARGET = 30
+
+
+@pytest.fixture
+def full_class(factories, entry_day):
+    school = factories.SchoolFactory()
+    school_class = factories.SchoolClassFactory(school=school, grade=4, name="2")
+    students = [
+        factories.StudentFactory(
+            school_class=school_class,
+            student_number=f"K{n:04d}",
+            name=f"Kid {n}",
+            sex="M",
+            birth_date=date(2017, 5, 14),
+        )
+        for n in range(1, 5)
+    ]
+    session = factories.ScreeningSessionFactory(
+        school=school, types="growth,vision,spine,dental", status="in_progress"
+    )
+    nurse = factories.NurseFactory(school=school, username="nurse.keys")
+    return {"session": session, "school_class": school_class, "students": students, "nurse": nurse}
+
+
+def test_a_class_by_keyboard_only_with_typed_codes_absent_key_and_a_confirmed_value(
+    page, live_server, full_class
+):
+    session, school_class = full_class["session"], full_class["school_class"]
+    kids = full_class["students"]
+    _sign_in(page, live_server, full_class["nurse"])
+    page.goto(f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}")
+    # the grid starts on the first pupil's first empty cell: no click needed
+    page.wait_for_function("document.activeElement.dataset.field === 'height_cm'")
+    assert page.locator('[data-field="sph_right"]').count() == 0  # no refraction recorded
+    keys = CountingKeyboard(page.keyboard)
+
+    # Kid 1: a normal pupil, keystrokes counted.
+    for action, arg in NORMAL_PUPIL:
+        getattr(keys, action)(arg)
+    print(f"\nkeystrokes for a normal pupil (all four types, no refraction): {keys.count}")
+    assert keys.count <= KEYSTROKE_TARGET
+    # N landed on the next pupil's first cell
+    assert page.evaluate("document.activeElement.closest('tr').id") == f"pupil-{kids[1].id}"
+    assert page.evaluate("document.activeElement.dataset.field") == "height_cm"
+
+    # Kid 2 is away: one key, and on to kid 3.
+    keys.press("a")
+    assert page.evaluate("document.activeElement.closest('tr').id") == f"pupil-{kids[2].id}"
+
+    # Kid 3: 140 typed as 104 at 9 years is questioned; the nurse confirms with Enter.
+    keys.type("104")
+    keys.press("Enter")
+    prompt = page.locator("#grid-confirm")
+    expect(prompt).to_be_visible()
+    expect(page.locator("#grid-confirm-text")).to_contain_text("Height 104.0 cm is unusual")
+    assert page.evaluate("document.activeElement.id") == "grid-confirm-yes"
+    keys.press("Enter")
+    expect(prompt).to_be_hidden()
+    assert page.evaluate("document.activeElement.dataset.field") == "weight_kg"
+    # a refused value is listed under the row and cleared when corrected
+    keys.type("999")
+    keys.press("Enter")
+    row3 = page.locator(f"#pupil-{kids[2].id}")
+    expect(row3.locator("[data-errors] li")).to_have_count(1)
+    expect(page.locator("#grid-focus-errors li")).to_have_count(1)
+    keys.press("Shift+Enter")
+    keys.type("20.1")
+    keys.press("Enter")
+    expect(row3.locator("[data-errors] li")).to_have_count(0)
+    # Up and Down move between pupils in a choice column too
+    page.locator(f'#pupil-{kids[0].id} [data-field="adams"]').focus()
+    keys.press("ArrowDown")
+    assert page.evaluate("document.activeElement.closest('tr').id") == f"pupil-{kids[2].id}"
+    assert page.evaluate("document.activeElement.dataset.field") == "adams"
+    _wait_until_saved(page, session)
+
+    db.session.expire_all()
+    first = _result(session, kids[0])
+    assert (str(first.height_cm), str(first.weight_kg)) == ("128.5", "26.3")
+    assert (first.glasses, first.spine_general, first.adams, first.sagittal) == (
+        "none",
+        "normal",
+        "negative",
+        "normal",
+    )
+    assert (first.caries_teeth, first.caries, first.spine) == ("", "no", "normal")
+    assert first.screening_date == date(2026, 10, 12)
+    away = _result(session, kids[1])
+    assert (away.absent, away.not_screened_reason) == (True, "absent")
+    third = _result(session, kids[2])
+    assert (str(third.height_cm), str(third.weight_kg), third.stunting) == ("104.0", "20.1", "yes")
+    confirmed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "confirm")).one()
+    assert confirmed.after["confirmed"] == ["height_for_age"]
+    expect(page.locator("#grid-done")).to_have_text("2")
+
+
+def test_refraction_typed_in_the_grid_is_shown_on_the_record(page, live_server, full_class):
+    session, school_class = full_class["session"], full_class["school_class"]
+    session.types = "vision"
+    session.records_refraction = True
+    db.session.commit()
+    kid = full_class["students"][0]
+    _sign_in(page, live_server, full_class["nurse"])
+    page.goto(f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}")
+    page.wait_for_function("document.activeElement.dataset.field === 'ucva_right'")
+    keys = page.keyboard
+    for text in ("4.6", "4.9"):
+        keys.type(text)
+        keys.press("Enter")
+    keys.type("0")  # no glasses
+    for text in ("-1.25", "-0.50", "0", "0"):  # sph R, cyl R, sph L, cyl L
+        keys.type(text)
+        keys.press("Enter")
+    _wait_until_saved(page, session)
+    chips = page.locator(f"#pupil-{kid.id} [data-flags] .chip")
+    expect(chips.filter(has_text="Suspected myopia R")).to_have_count(1)
+    page.goto(f"{live_server}/screening/pupils/{kid.id}")
+    vision = page.locator("#results-vision")
+    expect(vision).to_contain_text("-1.50")
+
+
+def test_the_grid_at_phone_width_keeps_the_name_in_view(page, live_server, full_class):
+    session, school_class = full_class["session"], full_class["school_class"]
+    kid = full_class["students"][0]
+    page.set_viewport_size({"width": 375, "height": 740})
+    _sign_in(page, live_server, full_class["nurse"])
+    page.goto(f"{live_server}/screening/sessions/{session.id}/classes/{school_class.id}")
+    wrap = page.locator(".grid-wrap")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375 + 1  # no page scroll
+    assert wrap.evaluate("(el) => el.scrollWidth > el.clientWidth")
+    # go to the last column from the keyboard: the grid scrolls, the name stays
+    page.locator(f'#pupil-{kid.id} [data-field="sealed_teeth"]').focus()
+    assert wrap.evaluate("(el) => el.scrollLeft") > 0
+    name = page.locator(f"#pupil-{kid.id} td.pupil-name").bounding_box()
+    assert name is not None
+    assert name["x"] >= 0
+    assert name["x"] + name["width"] <= 375
+    expect(page.locator("#grid-focus-name")).to_have_text(kid.name)

@@ -42,7 +42,11 @@ def screened(world) -> Screened:  # noqa: F811
     by_number = {s.student_number: s for s in world.students}
     for number, values in VALUES.items():
         change = screening_services.record_measurements(
-            world.session, by_number[number], values, user=world.nurse
+            world.session,
+            by_number[number],
+            values,
+            user=world.nurse,
+            screening_date=world.session.start_date,  # results are dated the day entered
         )
         assert change.ok, change.errors
     other = screening_services.record_measurements(
@@ -50,6 +54,7 @@ def screened(world) -> Screened:  # noqa: F811
         world.other_student,
         {"height_cm": "130", "weight_kg": "40"},
         user=world.other_nurse,
+        screening_date=world.other_session.start_date,
     )
     assert other.ok
     db.session.commit()

@@ -8,6 +8,23 @@ from datetime import date
 import pytest
 from flask import g
 
+# The day the screening tests enter their results: the first day of the sessions they
+# build. A result is dated the day it is entered, so ages and age-banded flags depend on
+# it; tests of other days set their own with ``entry_day``.
+ENTRY_DAY = date(2026, 10, 12)
+
+
+@pytest.fixture(autouse=True)
+def entry_day(monkeypatch):
+    """Fix "today" of the screening services; call it with a date to move it."""
+    from schoolhealth.screening import services
+
+    def _set(day: date) -> None:
+        monkeypatch.setattr(services, "_today", lambda: day)
+
+    _set(ENTRY_DAY)
+    return _set
+
 
 @pytest.fixture
 def sign_in(login_as):

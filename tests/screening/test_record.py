@@ -18,7 +18,9 @@ def _url(student) -> str:
 
 
 def _record(session, student, user, **values):
-    change = services.record_measurements(session, student, values, user=user)
+    change = services.record_measurements(
+        session, student, values, user=user, screening_date=session.start_date
+    )
     assert change.ok, change.errors
     db.session.commit()
     return change.result
@@ -199,7 +201,7 @@ def test_absent_results_are_listed_as_absent(client, sign_in, world, pupil):
     sign_in(world.nurse)
     html = client.get(_url(pupil)).get_data(as_text=True)
     growth = _table(html, "growth")
-    assert ">Absent</td>" in growth
+    assert ">Not screened: Absent</td>" in growth
     assert "<svg" not in html  # nothing measured, no charts
 
 
@@ -359,3 +361,28 @@ def test_the_page_reads_in_a_fixed_number_of_queries(app, client, sign_in, world
     many = statements()
     assert many == one
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) > 10
+
+
+def test_the_record_says_why_a_pupil_was_not_screened(client, sign_in, world, pupil):
+    services.set_absent(world.session, pupil, True, user=world.nurse, reason="refused")
+    db.session.commit()
+    sign_in(world.nurse)
+    html = client.get(_url(pupil)).get_data(as_text=True)
+    assert ">Not screened: Refused</td>" in _table(html, "growth")
+
+
+def test_the_record_shows_sph_cyl_as_se_and_the_evidence_of_flags(client, sign_in, world, pupil):
+    world.session.records_refraction = True
+    _record(
+        world.session,
+        pupil,
+        world.nurse,
+        ucva_right="4.7",
+        ucva_left="5.0",
+        sph_right="-1.25",
+        cyl_right="-0.50",
+    )
+    sign_in(world.nurse)
+    vision = _table(client.get(_url(pupil)).get_data(as_text=True), "vision")
+    assert ">-1.50<" in vision  # SE R, computed from sphere and cylinder
+    assert '<small class="evidence">UCVA R 4.7 · SE R -1.50 D</small>' in vision

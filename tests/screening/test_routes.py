@@ -338,12 +338,13 @@ def test_grid_lists_active_pupils_by_student_number_with_the_sessions_inputs(
     assert "Left School" not in page
     positions = [page.index(f">{s.student_number}<") for s in world.students]
     assert positions == sorted(positions)
-    for field in ("height_cm", "weight_kg", "ucva_right", "ucva_left", "glasses", "sph_left"):
+    for field in ("height_cm", "weight_kg", "ucva_right", "ucva_left", "glasses", "cva_left"):
         assert f'data-field="{field}"' in page
-    for field in ("atr_thoracic", "spine_general", "caries_teeth"):
+    # only the session's types; refraction only where the session records it
+    for field in ("atr_thoracic", "spine_general", "caries_teeth", "sph_left", "cyl_right"):
         assert f'data-field="{field}"' not in page
     assert 'value="130.0"' in page
-    assert ">Obesity</span>" in page
+    assert '>Obesity <small class="evidence">BMI 26.6</small></span>' in page
     assert "grid.js" in page
     assert f'data-version="{_result(world.session.id, world.students[1].id).version}"' in page
 
@@ -364,10 +365,10 @@ def test_grid_labels_follow_the_users_language(client, sign_in, world):
     db.session.commit()
     sign_in(world.nurse)
     chinese = client.get(url).get_data(as_text=True)
-    for text in ("Overweight", ">Height<", "Frame glasses", "Absent · Pupil 1", "Save row"):
+    for text in ("Overweight", ">Height<", "Frame glasses", "Not screened · Pupil 1", "Save row"):
         assert text in english
         assert text not in chinese
-    for text in ("超重", ">身高<", "框架眼镜", "缺检 · Pupil 1", "保存本行"):
+    for text in ("超重", ">身高<", "框架眼镜", "未筛查 · Pupil 1", "保存本行"):
         assert text in chinese
     # The class as people say it, and the count with the colon inside the translation.
     assert "<h1>Grade 3, class 2 <small" in english
@@ -387,7 +388,8 @@ def test_grid_of_a_closed_session_is_read_only(client, sign_in, world):
     assert "This session is closed" in page
     assert "grid.js" not in page
     assert "row-submit" not in page
-    assert page.count(" disabled") >= len(world.students) * 10
+    # 7 vision and growth cells and the not-screened choice, per pupil
+    assert page.count(" disabled") >= len(world.students) * 8
 
 
 def test_grid_of_a_spine_and_dental_session(client, sign_in, world, factories):
@@ -748,13 +750,17 @@ def test_a_row_form_in_a_closed_session_is_refused(client, sign_in, world):
     assert _count(ScreeningResult) == 0
 
 
-def test_session_dates_in_the_past_give_the_start_date(client, sign_in, world):
+def test_a_result_entered_after_the_sessions_dates_is_dated_the_day_entered(
+    client, sign_in, world, entry_day
+):
+    entry_day(date(2026, 11, 23))  # the session ran 2026-10-12..16
     sign_in(world.nurse)
-    client.post(
+    response = client.post(
         _field_url(world.session, world.students[0]),
         json={"field": "height_cm", "value": "130", "version": 0},
     )
-    assert _result(world.session.id, world.students[0].id).screening_date == date(2026, 10, 12)
+    assert response.json["screening_date"] == "2026-11-23"
+    assert _result(world.session.id, world.students[0].id).screening_date == date(2026, 11, 23)
 
 
 def test_a_conflict_on_absent_reports_the_current_state(client, sign_in, world):

@@ -230,7 +230,7 @@ def test_first_value_creates_the_result_and_is_audited(world):
     assert result.weight_kg == Decimal("27.5")
     assert result.version == 1
     assert result.updated_by_id == world.nurse.id
-    # 2026-11-23 is after the session's dates: the result takes the session's start date.
+    # dated the day it was entered (the tests enter on 2026-10-12)
     assert result.screening_date == date(2026, 10, 12)
     assert result.bmi == Decimal("16.3")
     assert result.weight_status == "normal"
@@ -359,11 +359,12 @@ def test_weight_is_rounded_to_the_stored_tenth_before_flagging(world):
     assert services.display_value(result, "weight_kg") == "30.3"
 
 
-def test_screening_date_is_the_date_of_the_first_entry():
+def test_screening_date_is_the_day_of_entry_even_outside_the_planned_dates():
     session = ScreeningSession(start_date=date(2026, 11, 20), end_date=date(2026, 11, 27))
     assert services.default_screening_date(session, date(2026, 11, 23)) == date(2026, 11, 23)
-    assert services.default_screening_date(session, date(2026, 12, 1)) == date(2026, 11, 20)
-    assert services.default_screening_date(session, date(2026, 11, 1)) == date(2026, 11, 20)
+    # entered after the planned end or before the start: still the day measured
+    assert services.default_screening_date(session, date(2026, 12, 1)) == date(2026, 12, 1)
+    assert services.default_screening_date(session, date(2026, 11, 1)) == date(2026, 11, 1)
     open_ended = ScreeningSession(start_date=date(2026, 11, 20), end_date=None)
     assert services.default_screening_date(open_ended, date(2027, 1, 5)) == date(2027, 1, 5)
 
@@ -466,7 +467,7 @@ def test_an_absent_pupil_is_done_but_not_normal(world):
     assert result.vision_right is None
     assert services.is_done(world.session, result)
     (event,) = _events("screening_result")
-    assert event.after == {"absent": True}
+    assert event.after == {"absent": True, "not_screened_reason": "absent"}
 
     refused = services.record_measurements(
         world.session, student, {"height_cm": "130"}, user=world.nurse
