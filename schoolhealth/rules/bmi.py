@@ -502,34 +502,25 @@ def _thinness_finding(
                 f"adults (18 y and over): underweight if BMI < {ADULT_UNDERWEIGHT_BMI}, one "
                 "grade, reported as mild thinness (BMI rounded half-up to 0.1)"
             )
-            refer = th in refer_policy["thinness"]
-            return Finding(
-                ScreeningType.GROWTH,
-                "thinness",
-                th,
-                THINNESS_SEVERITY[th],
-                refer,
-                standard,
-                clause,
-                advice[th],
-                detail,
-            )
-        if row_age is None:
+        elif row_age is None:
             scope = (
                 "thinness tables cover 6.0 to <18.0 y"
                 if months < WST456_UNTIL_MONTHS
                 else "adult cutoffs (WS/T 428-2013) switched off by adult_bmi=false"
             )
             return _unclassified("thinness", th, standard, scope, detail)
-        row = _index(thinness_rows)[sex.value, row_age]
-        detail.update(
-            table_row=row_age, moderate_severe_max=row.moderate_severe_max, mild_max=row.mild_max
-        )
-        clause = (
-            f"thinness table, row {row_age}~ ({_SEX_WORD[sex]}): moderate/severe if "
-            f"BMI <= {row.moderate_severe_max}, mild if {row.moderate_severe_max} < "
-            f"BMI <= {row.mild_max}"
-        )
+        else:
+            row = _index(thinness_rows)[sex.value, row_age]
+            detail.update(
+                table_row=row_age,
+                moderate_severe_max=row.moderate_severe_max,
+                mild_max=row.mild_max,
+            )
+            clause = (
+                f"thinness table, row {row_age}~ ({_SEX_WORD[sex]}): moderate/severe if "
+                f"BMI <= {row.moderate_severe_max}, mild if {row.moderate_severe_max} < "
+                f"BMI <= {row.mild_max}"
+            )
     elif reference == "who2007":
         standard = WHO2007
         if th == NOT_APPLICABLE:

@@ -209,12 +209,6 @@ CHOICE_FIELDS: dict[str, tuple[str, ...]] = {f.name: f.codes for f in FIELDS if 
 TOOTH_LIST_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == TEETH)
 
 
-def fields_of(screening_type: ScreeningType | str) -> tuple[FieldSpec, ...]:
-    """The catalogue's fields of one screening type, in file order."""
-    value = getattr(screening_type, "value", screening_type)
-    return tuple(f for f in FIELDS if f.screening_type.value == value)
-
-
 def choice_words(spec: FieldSpec) -> dict[str, str]:
     """Accepted spelling (lower case) -> code: the code, its Chinese word, its synonyms."""
     words: dict[str, str] = {}

@@ -736,18 +736,6 @@ def flag_counts(session: ScreeningSession, filters: FlagFilters) -> FlagCounts:
 # ----------------------------------------------------------------- export
 
 
-IDENTITY_HEADERS = (
-    "Student number",
-    "Name",
-    "Sex",
-    "Age (years)",
-    "Grade",
-    "Class",
-    "Resident ID number (masked)",
-    "Screening date",
-)
-
-
 def _identity_headers() -> list[str]:
     return [
         _("Student number"),
@@ -922,7 +910,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> FlagsWorkboo
         )
         labels.append(label)
         refers.append(bool(rec.refer))
-    at = len(IDENTITY_HEADERS)
+    at = len(_identity_headers())  # the findings and referral cells follow the identity
     for row, labels, refers in pupils.values():
         row[at], row[at + 1] = "; ".join(labels), yes_no[any(refers)]
         book.pupils.append(row)
