@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from . import rules
 from .audit import record_event
+from .clock import local_today
 from .demo_data import DISTRICT_AREA_CODES, PupilGenerator, generate_measurements
 from .extensions import db
 from .models import (
@@ -449,7 +450,7 @@ def seed_demo(
     )
     if with_results:
         writer.start_sessions(
-            schools, institution, screening_dates(school_year, today or date.today())
+            schools, institution, screening_dates(school_year, today or local_today())
         )
     for done, (plan, school) in enumerate(zip(plans, schools, strict=True), start=1):
         area_code = district_code(plan.district).split("-")[0]

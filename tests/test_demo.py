@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from schoolhealth import rules
+from schoolhealth.clock import local_today
 from schoolhealth.demo import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
@@ -311,7 +312,7 @@ def test_with_results_codes_agree_with_evaluate(runner):
 
     sessions = db.session.scalars(select(ScreeningSession)).all()
     assert len(sessions) == 2
-    assert all(s.status == "closed" and s.end_date < date.today() for s in sessions)
+    assert all(s.status == "closed" and s.end_date < local_today() for s in sessions)
     results = db.session.scalars(select(ScreeningResult)).all()
     assert len(results) == 1200
     findings: dict[int, set] = {}

@@ -6,7 +6,6 @@ with shell access reads the database anyway). The export is audited.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from ..audit import record_event
+from ..clock import local_today
 from ..extensions import db
 from ..models import District, School, ScreeningSession
 from . import exporting, services
@@ -79,7 +79,7 @@ def report_command(
     if suffix == ".csv":
         out.write_bytes(exporting.to_csv(report))
     else:
-        out.write_bytes(exporting.to_xlsx(report, title, [f"Made {date.today().isoformat()}."]))
+        out.write_bytes(exporting.to_xlsx(report, title, [f"Made {local_today().isoformat()}."]))
     record_event(
         "export",
         "report",

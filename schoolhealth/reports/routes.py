@@ -8,11 +8,9 @@ school. A school, district or session outside that scope is 404.
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, render_template, request, send_file
+from flask import abort, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import distinct, select
@@ -20,6 +18,7 @@ from wtforms import SelectChoice
 
 from ..access import district_school_ids, roles_required
 from ..audit import record_event
+from ..clock import local_today
 from ..extensions import db
 from ..followup.services import completion_by_school as followup_completion
 from ..followup.services import lost_after as followup_lost_after
@@ -31,10 +30,6 @@ from .services import HEADLINE, INDICATORS, ReportScope
 REPORT_ROLES = (Role.ADMIN, Role.OFFICIAL, Role.NURSE)
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TREND_YEARS = 5
-
-
-def _local_today() -> date:
-    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 def _allowed_school_ids() -> tuple[int, ...] | None:
@@ -53,7 +48,7 @@ def _prepare(form: ReportFilterForm) -> tuple[ReportScope, ReportScope, tuple[in
     """The report's scope and the wider scope of its trend lines; 404 outside the user's."""
     allowed = _allowed_school_ids()
     years = _years_with_sessions(allowed)
-    this_year = services.school_year_of(_local_today())
+    this_year = services.school_year_of(local_today())
     form.school_year.choices = [SelectChoice("", _("Any school year"))] + [
         SelectChoice(str(y), f"{y}–{y + 1}") for y in sorted(set(years) | {this_year}, reverse=True)
     ]
@@ -162,7 +157,7 @@ def show_report():
     indicator = form.indicator.data if form.indicator.data in services.INDICATOR_KEYS else "myopia"
     labels = {i.key: str(i.label) for i in INDICATORS}
     chart = charts.bar_chart(report, indicator, labels[indicator])
-    last = scope.school_year or services.school_year_of(_local_today())
+    last = scope.school_year or services.school_year_of(local_today())
     series = services.trend(
         wide, range(last - TREND_YEARS + 1, last + 1), suppress=suppress, report=report
     )
@@ -213,7 +208,7 @@ def export_report(fmt: str):
         },
     )
     db.session.commit()
-    stamp = _local_today().isoformat()
+    stamp = local_today().isoformat()
     if fmt == "csv":
         content, mimetype = exporting.to_csv(report), "text/csv"
     else:

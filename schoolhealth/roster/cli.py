@@ -8,7 +8,6 @@ file could not be read), 2 after a clean ``--dry-run``.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from ..clock import local_today
 from ..extensions import db
 from ..models import School
 from ..tabular import FileRejected
@@ -59,7 +59,7 @@ def import_roster_command(
 ) -> None:
     """Import a roster file (CSV, .xlsx, .xls or .ods; see docs/formats/roster.md)."""
     school = _school_by_code(school_code) if school_code else None
-    year = school_year or current_school_year(date.today())
+    year = school_year or current_school_year(local_today())
     with force_locale("en"):
         try:
             table = read_roster(file, one_school=school is not None)

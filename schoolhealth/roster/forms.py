@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import labels
 from ..cells import formula_like
+from ..clock import local_today
 from ..extensions import db
 from ..models import School, SchoolClass, Student, is_masked, mask_id_number, mask_ids
 from ..rules import InvalidMeasurement, numbers, parse_date
@@ -155,7 +156,7 @@ class StudentForm(FlaskForm):
             # the masked value is shown, and sent back unchanged it keeps the stored one.
             self.id_number.data = student.masked_id_number or None
             self.student_number.data = student.masked_student_number
-        self.today = today or date.today()
+        self.today = today or local_today()
         self.school_year = current_school_year(self.today)
         classes = school_classes(school, self.school_year)
         current = student.school_class if student is not None else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from math import ceil
 from pathlib import PurePath
 from typing import Any
@@ -50,6 +50,7 @@ from ..access import (
     roles_required,
     scoped_schools,
 )
+from ..clock import local_today
 from ..extensions import db
 from ..fields import StrictIntegerField
 from ..jobs import ACTIVE, cancel, enqueue, failure, reap_stale, run_job
@@ -301,7 +302,7 @@ def import_roster():
         if posted is not None and posted != fixed_school.id:
             abort(404)  # another school's roster, as if it did not exist
     if request.method == "GET":
-        form.school_year.data = current_school_year(date.today())
+        form.school_year.data = current_school_year(local_today())
     status = 200
     if form.validate_on_submit():
         school_id = fixed_school.id if fixed_school is not None else form.school_id.data
@@ -568,7 +569,7 @@ def download_roster():
     full_ids = request.args.get("full_ids", "") in ("1", "true", "on", "y")
     if full_ids and current_user.role != Role.ADMIN:
         abort(403)
-    download_name = f"roster-{school.code}-{date.today().isoformat()}.{fmt}"
+    download_name = f"roster-{school.code}-{local_today().isoformat()}.{fmt}"
     # XlsxWriter's constant_memory mode writes to a path; the finished file is read back
     # (a 100,000-pupil roster is a few MB) so no temporary file outlives the request.
     with tempfile.TemporaryDirectory() as folder:

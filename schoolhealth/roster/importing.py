@@ -50,6 +50,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ..access import school_ids_for
 from ..audit import record_event
 from ..cells import formula_like
+from ..clock import local_today
 from ..extensions import db
 from ..jobs import JobFailure, job_handler
 from ..labels import sex_label
@@ -727,7 +728,7 @@ def parse_roster(
     issues = result.issues
     school_of_code = _resolve_school_codes(table, columns, school, user)
     start = date(school_year, 9, 1)  # ages are counted at the start of the school year
-    window = (date.today(), _years_before(start, 26) + timedelta(days=1), _years_before(start, 3))
+    window = (local_today(), _years_before(start, 26) + timedelta(days=1), _years_before(start, 3))
     birth_header = headers[columns["birth_date"]]
     id_header = headers[columns["id_number"]] if "id_number" in columns else ""
     normalisers = [

@@ -22,6 +22,7 @@ from pypinyin.core import Pinyin
 from sqlalchemy import Select, func, insert, select, update
 
 from ..audit import changed_fields, record_event, snapshot
+from ..clock import local_today
 from ..extensions import db
 from ..models import Enrolment, School, SchoolClass, Student, mask_id_number
 from ..rules.numbers import nfkc
@@ -39,7 +40,7 @@ def current_school_year(today: date | None = None) -> int:
     2026-11-23 -> 2026 and 2027-03-01 -> 2026: the spring term still belongs to the
     year that started the previous September.
     """
-    today = today or date.today()
+    today = today or local_today()
     return today.year if today.month >= SCHOOL_YEAR_START_MONTH else today.year - 1
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from .. import rules
 from ..audit import record_event
+from ..clock import local_today
 from ..extensions import db
 from ..models import NOT_SCREENED_REASONS, ScreeningResult, ScreeningSession, Student, User
 from ..rules import plausibility
@@ -98,7 +99,7 @@ def age_date(result: ScreeningResult | None) -> date:
     (the date a first entry would get)."""
     if result is not None and result.screening_date is not None:
         return result.screening_date
-    return services.local_today()
+    return local_today()
 
 
 # ----------------------------------------------------------------- improbable values

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -37,6 +36,7 @@ from ..access import (
     scoped_sessions,
 )
 from ..audit import record_view
+from ..clock import local_today
 from ..extensions import db
 from ..models import (
     SCREENING_TYPES,
@@ -310,10 +310,6 @@ class HistoryEntry:
 class ResultHistory:
     result: ScreeningResult
     entries: list[HistoryEntry]
-
-
-def _today() -> date:
-    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 def _age(birth_date: date, on: date | None) -> rules.Age | None:
@@ -716,7 +712,7 @@ def pupil_record(student_id: int):
     student = get_student_or_404(student_id)
     results = pupil_results(student)
     openable = _openable_sessions(results)
-    age_now = _age(student.birth_date, _today())
+    age_now = _age(student.birth_date, local_today())
     growth = growth_charts(student, results)
     acuity = acuity_chart(results)
     page = render_template(

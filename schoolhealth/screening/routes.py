@@ -35,6 +35,7 @@ from ..access import (
     scoped_sessions,
 )
 from ..audit import record_view
+from ..clock import local_today
 from ..extensions import db
 from ..models import (
     Institution,
@@ -253,7 +254,7 @@ def class_grid(session_id: int, class_id: int):
     session = get_session_or_404(session_id)
     school_class = _class_or_404(session, class_id)
     columns = [c.translated() for c in services.grid_columns(session)]
-    today = services.local_today()
+    today = local_today()
     rows = []
     for student, result in services.class_pupils(session, school_class):
         on = result.screening_date if result and result.screening_date else today

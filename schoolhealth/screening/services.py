@@ -15,13 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import rules
 from ..audit import record_event
+from ..clock import local_today
 from ..extensions import db
 from ..models import (
     NOT_SCREENED_REASONS,
@@ -666,27 +665,13 @@ def _check_version(result: ScreeningResult | None, expected_version: int | None)
         raise ResultConflict(expected_version, current)
 
 
-def _today() -> date:
-    """Today in the screening's local time zone (``BABEL_DEFAULT_TIMEZONE``, default
-    Asia/Shanghai): a result entered at 07:30 in Beijing is not dated yesterday (UTC)."""
-    zone = "Asia/Shanghai"
-    if has_app_context():
-        zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", zone)
-    return datetime.now(ZoneInfo(zone)).date()
-
-
-def local_today() -> date:
-    """Today in the screening's time zone (see ``_today``)."""
-    return _today()
-
-
 def default_screening_date(session: ScreeningSession, today: date | None = None) -> date:
     """The day the result is entered, whatever the session's planned dates.
 
     Ages (and so every age-banded cutoff) are computed from this date: a pupil measured
     a week after the planned end, or before the start, is dated the day measured.
     """
-    return today or _today()
+    return today or local_today()
 
 
 def _field_error(name: str, text: str | None, message: str, key: str, **params: Any):

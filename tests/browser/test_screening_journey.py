@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from schoolhealth import clock
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, ScreeningResult
 from schoolhealth.screening import services
@@ -72,7 +73,9 @@ def entry_day(monkeypatch):
     ages, and so their cutoffs, are those of that day."""
 
     def _set(day: date) -> None:
-        monkeypatch.setattr(services, "_today", lambda: day)
+        monkeypatch.setattr(
+            clock, "local_now", lambda: datetime.combine(day, time(12), clock.local_zone())
+        )
 
     _set(date(2026, 10, 12))
     return _set

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from schoolhealth.clock import local_today
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Enrolment, SchoolClass, Student
 from schoolhealth.rules.idnumber import check_character
@@ -25,7 +26,7 @@ def with_wrong_check_digit(number: str) -> str:
 
 def birth_date_aged(years: int) -> date:
     """A birth date that makes a pupil ``years`` old today (birthday already passed)."""
-    today = date.today()
+    today = local_today()
     return date(today.year - years, 1, 1)
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from schoolhealth.clock import local_today
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Student
 from tests.roster.fixtures.rosters import HEADER_ZH, csv_bytes, pupil, xlsx_bytes
@@ -144,7 +145,7 @@ def test_default_school_year_is_the_current_one(runner, school, tmp_path):
 
     path = write(tmp_path, [pupil(1)])
     result = runner.invoke(args=["import-roster", str(path), "--school", "S-A"])
-    assert f"for {current_school_year(date.today())}:" in result.output
+    assert f"for {current_school_year(local_today())}:" in result.output
 
 
 # --- export ---------------------------------------------------------------------------------

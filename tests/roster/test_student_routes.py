@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from sqlalchemy import select
 
+from schoolhealth.clock import local_today
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Enrolment, Student
 from tests import factories
@@ -311,7 +312,7 @@ def test_validation_errors_name_the_field(client, login_as, school_a):
 
 def test_birth_date_in_the_future_is_refused(client, login_as, school_a):
     login_as(school_a.nurse)
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = local_today() + timedelta(days=1)
     response = client.post(
         f"/roster/schools/{school_a.school.id}/students/new",
         data=_form(school_a, birth_date=tomorrow.isoformat(), id_number=""),

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from schoolhealth.clock import local_today
 from schoolhealth.roster.services import (
     current_school_year,
     name_initials,
@@ -130,7 +131,7 @@ def test_current_school_year(today, expected):
 
 
 def test_current_school_year_defaults_to_today():
-    assert current_school_year() == current_school_year(date.today())
+    assert current_school_year() == current_school_year(local_today())
 
 
 def test_name_initials_with_the_word_cache_are_pypinyins_own():

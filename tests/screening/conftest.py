@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 
 import pytest
 from flask import g
+
+from schoolhealth import clock
 
 # The day the screening tests enter their results: the first day of the sessions they
 # build. A result is dated the day it is entered, so ages and age-banded flags depend on
@@ -17,10 +19,11 @@ ENTRY_DAY = date(2026, 10, 12)
 @pytest.fixture(autouse=True)
 def entry_day(monkeypatch):
     """Fix "today" of the screening services; call it with a date to move it."""
-    from schoolhealth.screening import services
 
     def _set(day: date) -> None:
-        monkeypatch.setattr(services, "_today", lambda: day)
+        monkeypatch.setattr(
+            clock, "local_now", lambda: datetime.combine(day, time(12), clock.local_zone())
+        )
 
     _set(ENTRY_DAY)
     return _set
