@@ -109,7 +109,7 @@ def prepare_database(url: str, pupils: int, nurses: int) -> tuple[list[dict], st
     from schoolhealth.admin import services as admin_services
     from schoolhealth.extensions import db
     from schoolhealth.models import SchoolClass, Student
-    from schoolhealth.screening import services as screening
+    from schoolhealth.screening import sessions as screening
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     plans: list[dict] = []

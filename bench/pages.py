@@ -138,7 +138,7 @@ def biggest_school_id() -> int:
 
 def add_bench_users_and_history(seed: int) -> None:
     """A nurse of the largest school, an admin, and two earlier screenings of one pupil."""
-    from schoolhealth.screening import services
+    from schoolhealth.screening import results, sessions
 
     school_id = biggest_school_id()
     nurse = User(
@@ -164,7 +164,7 @@ def add_bench_users_and_history(seed: int) -> None:
     rng = random.Random(seed)
     for years_back in (2, 1):
         start = session.start_date.replace(year=session.start_date.year - years_back)
-        earlier = services.create_session(
+        earlier = sessions.create_session(
             session.school,
             name=f"{start.year} autumn screening",
             start_date=start,
@@ -180,18 +180,18 @@ def add_bench_users_and_history(seed: int) -> None:
             screening_date=start,
         )
         raw = {k: str(v) for k, v in values.items() if v is not None and k != "absent"}
-        services.record_measurements(earlier, pupil, raw, user=nurse)
-        services.change_status(earlier, SessionStatus.CLOSED.value, user=admin)
+        results.record_measurements(earlier, pupil, raw, user=nurse)
+        sessions.change_status(earlier, SessionStatus.CLOSED.value, user=admin)
     # a correction in the current session, so the record shows a change history
     if session.is_closed:
-        services.change_status(session, SessionStatus.IN_PROGRESS.value, user=admin)
+        sessions.change_status(session, SessionStatus.IN_PROGRESS.value, user=admin)
     result = db.session.scalar(
         select(ScreeningResult).where(
             ScreeningResult.session_id == session.id, ScreeningResult.student_id == pupil.id
         )
     )
     if result is not None and result.height_cm is not None:
-        services.record_measurements(
+        results.record_measurements(
             session, pupil, {"height_cm": str(result.height_cm + Decimal("0.5"))}, user=nurse
         )
     db.session.commit()

@@ -381,7 +381,7 @@ class ResultClassifier:
 
 
 def _finding_row(finding: rules.Finding) -> FindingRow:
-    # Truncated to the column sizes, as screening.services._replace_findings does.
+    # Truncated to the column sizes, as screening.results.replace_findings does.
     return (
         finding.screening_type.value,
         finding.code,
@@ -502,7 +502,7 @@ class _DemoWriter:
         self, schools: list[School], institution: Institution, dates: tuple[date, date]
     ) -> None:
         """A screening session per school, through the service (rule options, audit)."""
-        from .screening import services as screening
+        from .screening import sessions as screening
 
         self.dates = dates
         shared: dict[tuple[rules.RuleConfig, str], ResultClassifier] = {}
@@ -594,7 +594,7 @@ class _DemoWriter:
         class_ids: dict[tuple[int, str], int],
     ) -> None:
         """One result per pupil (a class a day) and its findings; then close the session."""
-        from .screening import services as screening
+        from .screening import sessions as screening
 
         session = self.sessions[school.id]
         classifier = self.classifiers[school.id]
@@ -776,7 +776,7 @@ def seed_demo_command(
     """Load demo data (示范区, schools, pupils, demo logins) into an empty database."""
     from .admin.services import AdminError
     from .roster.services import current_school_year
-    from .screening.services import ScreeningError
+    from .screening.errors import ScreeningError
 
     if database_has_schools():
         if if_empty:

@@ -230,7 +230,7 @@ def audit_value(value: Any, key: str = "") -> str:
     show them; a mapping (rule options, filters) becomes "label: value" pairs.
     """
     from .admin.forms import ROLE_LABELS
-    from .screening.services import STATUS_LABELS, TYPE_LABELS
+    from .screening.fields import STATUS_LABELS, TYPE_LABELS
 
     if value is None:
         return "—"

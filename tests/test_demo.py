@@ -41,7 +41,8 @@ from schoolhealth.models import (
     User,
 )
 from schoolhealth.roster.services import name_initials
-from schoolhealth.screening.services import session_rule_config, stored_measurements
+from schoolhealth.screening.results import stored_measurements
+from schoolhealth.screening.sessions import session_rule_config
 
 YEAR = 2026
 

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, FollowupCase, Job, Letter, LetterBatch, mask_ids
-from schoolhealth.screening import services as screening_services
+from schoolhealth.screening import results as screening_results
 from tests.roster.fixtures.rosters import csv_bytes
 from tests.roster.helpers import make_id_number
 
@@ -87,7 +87,7 @@ def seeded(factories, client):
         {"height_cm": "128", "weight_kg": "33", "ucva_right": "4.8", "ucva_left": "4.8"},
     ]
     for pupil, measured in zip(pupils, values, strict=True):
-        assert screening_services.record_measurements(session, pupil, measured, user=nurse).ok
+        assert screening_results.record_measurements(session, pupil, measured, user=nurse).ok
     db.session.commit()
 
     _sign_in(client, nurse)

@@ -1,7 +1,7 @@
 """Follow-up cases: opening them from referrals, moving them along, reading the figures.
 
 A case is opened for each pupil x session x kind of referred finding when the rules
-flag the result (``sync_result``, called by screening.services whenever a result's
+flag the result (``sync_result``, called by screening.results whenever a result's
 findings are replaced), not when the letter is made: a referral whose letter never
 left the school is exactly the attrition the completion rate must show. The letter
 register (letters) supplies the "letter sent" and "slip returned" dates.

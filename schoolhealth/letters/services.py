@@ -40,7 +40,8 @@ from ..models import (
     mask_id_number,
     utcnow,
 )
-from ..screening.services import session_rule_config, stored_measurements
+from ..screening.results import stored_measurements
+from ..screening.sessions import session_rule_config
 from . import content as letter_content
 from . import pdf, texts
 

@@ -49,7 +49,7 @@ INTERVENTIONS = ("advice", "clinic")
 class FollowupCase(TimestampMixin, db.Model):
     """What became of one referral: letter, returned slip, hospital outcome, closure.
 
-    Opened when the rules refer a finding (screening.services flags the result), so a
+    Opened when the rules refer a finding (screening.results flags the result), so a
     referral whose letter was never printed is counted as outstanding rather than
     invisible: attrition starts at the flag, not at the letter. ``school_id`` is the
     session's school, copied so worklists and completion rates are one indexed query.

@@ -48,7 +48,7 @@ from ..models import (
     mask_ids,
 )
 from ..rules import numbers
-from . import services
+from . import fields
 
 # Every (screening type, category) a stored finding can have, in the order the counts
 # table and the "category" sort show them: per type, the most serious first. Within a
@@ -83,7 +83,7 @@ RELEVANT_FIELDS: dict[str, tuple[str, ...]] = {
     "dental": ("caries_teeth", "dmft", "DMFT"),
 }
 MEASUREMENT_LABELS: dict[str, Any] = {
-    **services.FIELD_LABELS,
+    **fields.FIELD_LABELS,
     "bmi": _l("BMI (kg/m²)"),
     "atr_max": _l("Largest ATR (°)"),
 }
@@ -446,7 +446,7 @@ def _page_query(
 
 
 def _chips_of(session: ScreeningSession, result_ids: Sequence[int]) -> dict[int, list[dict]]:
-    """All findings of the given results as flag chips (services.flag_label), in one query."""
+    """All findings of the given results as flag chips (fields.flag_label), in one query."""
     if not result_ids:
         return {}
     rows = db.session.execute(
@@ -466,17 +466,17 @@ def _chips_of(session: ScreeningSession, result_ids: Sequence[int]) -> dict[int,
 
 
 def chips(findings: Iterable[Any]) -> list[dict[str, Any]]:
-    """Findings (rows or Finding objects) as flag chips, like services.flag_labels.
+    """Findings (rows or Finding objects) as flag chips, like results.flag_labels.
 
     code, category, label (translated), severity, eye, screening_type and refer, in
-    services.FLAG_ORDER; each label is translated once per language and kept.
+    fields.FLAG_ORDER; each label is translated once per language and kept.
     """
-    order = {code: i for i, code in enumerate(services.FLAG_ORDER)}
+    order = {code: i for i, code in enumerate(fields.FLAG_ORDER)}
     ordered = sorted(findings, key=lambda f: (order.get(f.code, len(order)), f.code))
     if not ordered:
         return []
     locale = str(get_locale())
-    return [_chip(f, services.flag_label(f.code, f.category, locale)) for f in ordered]
+    return [_chip(f, fields.flag_label(f.code, f.category, locale)) for f in ordered]
 
 
 def _chip(row: Any, label: str) -> dict[str, Any]:
@@ -505,7 +505,7 @@ def choice_words() -> dict[str, dict[str, str]]:
     """The words of every choice field (glasses, bend test ...), translated once."""
     return {
         name: {code: str(label) for code, label in choices}
-        for name, choices in services.CHOICES.items()
+        for name, choices in fields.CHOICES.items()
     }
 
 
@@ -518,11 +518,11 @@ def format_value(
     """
     if value is None:
         return ""
-    if name in services.CHOICES:
+    if name in fields.CHOICES:
         if words is not None:
             return words[name].get(value, value)
-        return str(dict(services.CHOICES[name]).get(value, value))
-    if name in services.TOOTH_FIELDS:
+        return str(dict(fields.CHOICES[name]).get(value, value))
+    if name in fields.TOOTH_FIELDS:
         return value or "0"  # examined, no such teeth
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -682,7 +682,7 @@ def flag_counts(session: ScreeningSession, filters: FlagFilters) -> FlagCounts:
                             present,
                             *[
                                 getattr(ScreeningResult, f).is_not(None)
-                                for f in services.REQUIRED_FIELDS[t]
+                                for f in fields.REQUIRED_FIELDS[t]
                             ],
                         ),
                         1,
@@ -805,8 +805,8 @@ def export_query(session: ScreeningSession, filters: FlagFilters) -> Select:
         ],
     )
     flag_order = case(
-        *[(Finding.code == code, i) for i, code in enumerate(services.FLAG_ORDER)],
-        else_=len(services.FLAG_ORDER),
+        *[(Finding.code == code, i) for i, code in enumerate(fields.FLAG_ORDER)],
+        else_=len(fields.FLAG_ORDER),
     )
     query = (
         select(
@@ -877,7 +877,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> FlagsWorkboo
             mask_id_number(rec.id_number),
             rec.screening_date,
         ]
-        label = services.flag_label(rec.code, rec.category, locale)
+        label = fields.flag_label(rec.code, rec.category, locale)
         values = [cached(_export_value, f, getattr(rec, f)) for f in _RESULT_COLUMNS]
         book.findings.append(
             [
@@ -918,7 +918,7 @@ def export_rows(session: ScreeningSession, filters: FlagFilters) -> FlagsWorkboo
 
 
 def _type_label(screening_type: str) -> str:
-    return str(services.TYPE_LABELS.get(screening_type, screening_type))
+    return str(fields.TYPE_LABELS.get(screening_type, screening_type))
 
 
 def _export_value(name: str, value: Any) -> Any:

@@ -29,7 +29,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import SCREENING_TYPES, Institution, School, SessionStatus
 from ..rules import numbers
-from .services import ATR_CHOICES, TYPE_LABELS
+from .fields import TYPE_LABELS
+from .sessions import ATR_CHOICES
 
 
 class MultiCheckboxField(SelectMultipleField):

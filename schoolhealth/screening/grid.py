@@ -25,7 +25,7 @@ from ..extensions import db
 from ..models import NOT_SCREENED_REASONS, ScreeningResult, ScreeningSession, Student, User
 from ..rules import plausibility
 from ..rules.age import completed_months
-from . import services
+from . import fields, results
 
 # The key typed for each choice, per choice field (the first key of each choice is shown
 # in the column header). The bend, prone and motion tests also take 0/1 (numeric keypad).
@@ -71,7 +71,7 @@ def choice_hint(field_name: str) -> str:
 
 def choice_legend(field_name: str) -> str:
     """The header's tooltip: "0 Normal · 1 Abnormal" in the current language."""
-    labels = dict(services.CHOICES.get(field_name, ()))
+    labels = dict(fields.CHOICES.get(field_name, ()))
     parts = []
     for key, code in CHOICE_KEYS.get(field_name, ()):
         parts.append(f"{key} {labels.get(code, code)}")
@@ -141,7 +141,7 @@ def improbable(
         return []
     # as stored (and shown): one decimal
     value = Decimal(getattr(parsed, field_name)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    result = services.get_result(session, student)
+    result = results.get_result(session, student)
     height = value if field_name == "height_cm" else (result.height_cm if result else None)
     weight = value if field_name == "weight_kg" else (result.weight_kg if result else None)
     on = age_date(result)
@@ -204,7 +204,7 @@ def record_confirmation(
     user: User | None,
 ) -> None:
     """Audit that the user confirmed an improbable value (who, when, which questions)."""
-    result = services.get_result(session, student)
+    result = results.get_result(session, student)
     if result is None:
         return
     record_event(
@@ -282,8 +282,8 @@ def flag_evidence(result: ScreeningResult | None, code: str) -> str:
         value = getattr(result, name, None)
         if value is None or value == "":
             continue
-        if name in services.CHOICES:
-            words = dict(services.CHOICES[name])
+        if name in fields.CHOICES:
+            words = dict(fields.CHOICES[name])
             text = str(words.get(value, value))
         elif isinstance(value, Decimal):
             text = format(value, "f")

@@ -46,7 +46,7 @@ from ..models import (
     ScreeningSession,
     Student,
 )
-from . import bp, charts, flags, grid, services
+from . import bp, charts, fields, flags, grid, sessions
 
 # Who reads named pupils' screening records; officials read aggregates elsewhere (403).
 RECORD_ROLES = (Role.ADMIN, Role.NURSE, Role.INSTITUTION)
@@ -86,10 +86,10 @@ class FlagFilterForm(FlaskForm):
         super().__init__(formdata=None, **kwargs)
         types = session.type_list
         self.type.choices = [SelectChoice("", _("All screenings"))] + [
-            SelectChoice(t, str(services.TYPE_LABELS[t])) for t in types
+            SelectChoice(t, str(fields.TYPE_LABELS[t])) for t in types
         ]
         self.category.choices = [SelectChoice("", _("All findings"))] + [
-            SelectChoice(f"{t}:{c}", str(label), optgroup=str(services.TYPE_LABELS[t]))
+            SelectChoice(f"{t}:{c}", str(label), optgroup=str(fields.TYPE_LABELS[t]))
             for (t, c), label in flags.CATEGORY_LABELS.items()
             if t in types
         ]
@@ -132,7 +132,7 @@ def list_flags(session_id: int):
         link_args=filters.to_args(),
         export_args=filters.to_args(),
         sex_labels={"M": _("Male"), "F": _("Female")},
-        type_labels={t: str(label) for t, label in services.TYPE_LABELS.items()},
+        type_labels={t: str(label) for t, label in fields.TYPE_LABELS.items()},
         screening_types=[t for t in SCREENING_TYPES if t in session.type_list],
     )
     # One event per page view listing the pupils on this page (after rendering).
@@ -182,7 +182,7 @@ class Column:
 
 
 def _m(name: str, label: Any) -> Column:
-    return Column(name, label, "measure", services.FIELD_LABELS.get(name))
+    return Column(name, label, "measure", fields.FIELD_LABELS.get(name))
 
 
 def _c(name: str, label: Any) -> Column:
@@ -394,7 +394,7 @@ def type_tables(student: Student, results: list[ScreeningResult], openable: set[
     all_chips = {r.id: flags.chips(r.findings) for r in results}
     for screening_type in SCREENING_TYPES:
         table = TypeTable(
-            screening_type, services.TYPE_LABELS[screening_type], TYPE_COLUMNS[screening_type]
+            screening_type, fields.TYPE_LABELS[screening_type], TYPE_COLUMNS[screening_type]
         )
         for result in results:
             if not _has_type(result, screening_type):
@@ -424,7 +424,7 @@ def _history_value(name: str, value: Any) -> str:
         return "—"
     if name == "absent":
         return _("Yes") if value else _("No")
-    if name in services.CHOICES:
+    if name in fields.CHOICES:
         return flags.format_value(name, value)
     return str(value)
 
@@ -528,7 +528,7 @@ def growth_charts(student: Student, results: list[ScreeningResult]) -> ChartGrou
     with_bmi = [r for r, _a in measured if r.bmi is not None]
     reference = "wst586"
     if with_bmi:
-        reference = services.session_rule_config(with_bmi[-1].session).growth_reference
+        reference = sessions.session_rule_config(with_bmi[-1].session).growth_reference
     age_label = _("Age (years)")
     height_points = [
         (a.years, r.height_cm, r.screening_date) for r, a in measured if r.height_cm is not None

@@ -47,7 +47,8 @@ from ..models import (
     Student,
 )
 from ..rules import numbers
-from . import bp, grid, services
+from . import bp, fields, grid, grid_model, results, sessions
+from .errors import ResultConflict, ScreeningError, SessionClosed
 from .forms import SessionForm, StatusForm
 
 # Who works with named pupils' screening results; officials read aggregates elsewhere.
@@ -62,8 +63,8 @@ SEX_LABELS = {"M": _l("Male"), "F": _l("Female")}
 def _template_helpers() -> dict[str, Any]:
     return {
         "has_endpoint": lambda name: name in current_app.view_functions,
-        "type_labels": services.TYPE_LABELS,
-        "status_labels": services.STATUS_LABELS,
+        "type_labels": fields.TYPE_LABELS,
+        "status_labels": fields.STATUS_LABELS,
     }
 
 
@@ -104,7 +105,7 @@ def _session_form(session: ScreeningSession | None = None) -> SessionForm:
     institutions = db.session.scalars(select(Institution).order_by(Institution.name)).all()
     if session is None:
         return SessionForm(schools=schools, institutions=institutions)
-    options = services.session_rule_config(session)
+    options = sessions.session_rule_config(session)
     return SessionForm(
         schools=None,
         institutions=institutions,
@@ -149,8 +150,8 @@ def create_session():
         if school is None:
             abort(404)
         try:
-            session = services.create_session(school, **_session_details(form), user=current_user)
-        except services.ScreeningError as exc:
+            session = sessions.create_session(school, **_session_details(form), user=current_user)
+        except ScreeningError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
         else:
@@ -165,13 +166,13 @@ def create_session():
 def edit_session(session_id: int):
     session = get_session_or_404(session_id)
     if session.is_closed:
-        flash(str(services.SessionClosed().message), "error")
+        flash(str(SessionClosed().message), "error")
         return redirect(url_for("screening.show_session", session_id=session.id))
     form = _session_form(session)
     if form.validate_on_submit():
         try:
-            services.update_session(session, **_session_details(form), user=current_user)
-        except services.ScreeningError as exc:
+            sessions.update_session(session, **_session_details(form), user=current_user)
+        except ScreeningError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
         else:
@@ -190,14 +191,14 @@ def change_session_status(session_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.change_status(session, form.status.data, user=current_user)
-    except services.ScreeningError as exc:
+        sessions.change_status(session, form.status.data, user=current_user)
+    except ScreeningError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
     else:
         db.session.commit()
         flash(
-            _("The session is now: %(status)s.", status=services.STATUS_LABELS[session.status]),
+            _("The session is now: %(status)s.", status=fields.STATUS_LABELS[session.status]),
             "success",
         )
     return redirect(url_for("screening.show_session", session_id=session_id))
@@ -208,7 +209,7 @@ def change_session_status(session_id: int):
 def show_session(session_id: int):
     """The session's details and, per class, how many pupils are screened."""
     session = get_session_or_404(session_id)
-    progress, unassigned = services.class_progress(session)
+    progress, unassigned = grid_model.class_progress(session)
     not_screened = {
         class_id: grid.not_screened_text(counts)
         for class_id, counts in grid.not_screened_counts(session).items()
@@ -221,8 +222,8 @@ def show_session(session_id: int):
         unassigned=unassigned,
         total=sum(p.total for p in progress),
         done=sum(p.done for p in progress),
-        options=services.session_rule_config(session),
-        other_ruleset=services.results_flagged_with_other_ruleset(session),
+        options=sessions.session_rule_config(session),
+        other_ruleset=grid_model.results_flagged_with_other_ruleset(session),
         current_ruleset=rules.RULESET_VERSION,
         can_plan=current_user.role in PLANNING_ROLES,
         is_admin=current_user.role == Role.ADMIN,
@@ -253,10 +254,10 @@ def class_grid(session_id: int, class_id: int):
     """One class's pupils with an input per measurement of the session (keyboard entry)."""
     session = get_session_or_404(session_id)
     school_class = _class_or_404(session, class_id)
-    columns = [c.translated() for c in services.grid_columns(session)]
+    columns = [c.translated() for c in grid_model.grid_columns(session)]
     today = local_today()
     rows = []
-    for student, result in services.class_pupils(session, school_class):
+    for student, result in grid_model.class_pupils(session, school_class):
         on = result.screening_date if result and result.screening_date else today
         rows.append(
             {
@@ -264,11 +265,11 @@ def class_grid(session_id: int, class_id: int):
                 "result": result,
                 "version": result.version if result else 0,
                 "absent": bool(result and result.absent),
-                "not_screened": services.display_value(result, "not_screened"),
+                "not_screened": results.display_value(result, "not_screened"),
                 "age": grid.age_text(student.birth_date, on),
-                "done": services.is_done(session, result),
-                "flags": grid.with_evidence(result, services.flag_labels(result)),
-                "values": {c.field: services.display_value(result, c.field) for c in columns},
+                "done": results.is_done(session, result),
+                "flags": grid.with_evidence(result, results.flag_labels(result)),
+                "values": {c.field: results.display_value(result, c.field) for c in columns},
             }
         )
     page = render_template(
@@ -307,9 +308,9 @@ def _json_error(status: int, error: str, message: str | None = None, **extra: An
 
 
 def _row_payload(session: ScreeningSession, student: Student, field: str) -> dict[str, Any]:
-    result = services.get_result(session, student)
+    result = results.get_result(session, student)
     reason = result.not_screened_reason if result and result.absent else None
-    value = reason or "" if field == "not_screened" else services.display_value(result, field)
+    value = reason or "" if field == "not_screened" else results.display_value(result, field)
     return {
         "ok": True,
         "field": field,
@@ -318,8 +319,8 @@ def _row_payload(session: ScreeningSession, student: Student, field: str) -> dic
         "absent": bool(result and result.absent),
         "not_screened": reason or "",
         "age": grid.age_text(student.birth_date, grid.age_date(result)),
-        "done": services.is_done(session, result),
-        "flags": grid.with_evidence(result, services.flag_labels(result)),
+        "done": results.is_done(session, result),
+        "flags": grid.with_evidence(result, results.flag_labels(result)),
         "screening_date": (
             result.screening_date.isoformat() if result and result.screening_date else None
         ),
@@ -349,7 +350,7 @@ def _parse_version(value: Any) -> int:
 
 
 def _conflict_response(session: ScreeningSession, student: Student, field: str, mine: Any):
-    details = services.conflict_details(session, student, field)
+    details = results.conflict_details(session, student, field)
     current = details["value"]
     who = details["changed_by"] or _("someone else")
     when = format_time(details["changed_at"], "HH:mm") if details["changed_at"] else "?"
@@ -388,7 +389,7 @@ def save_result_field(session_id: int, student_id: int):
     if not isinstance(payload, Mapping):
         return _json_error(400, "bad_request", _("Send a JSON object with field and value."))
     field = payload.get("field")
-    allowed = {c.field for c in services.grid_columns(session)} | {"absent", "not_screened"}
+    allowed = {c.field for c in grid_model.grid_columns(session)} | {"absent", "not_screened"}
     if not isinstance(field, str) or field not in allowed:
         return _json_error(
             400, "unknown_field", _("This value is not part of this screening session.")
@@ -420,7 +421,7 @@ def save_result_field(session_id: int, student_id: int):
     try:
         if field == "absent":
             absent = (value or "").strip().lower() in {"1", "true", "yes", "on"}
-            change = services.set_absent(
+            change = results.set_absent(
                 session, student, absent, user=current_user, expected_version=version
             )
         elif field == "not_screened":
@@ -429,7 +430,7 @@ def save_result_field(session_id: int, student_id: int):
                 return _json_error(
                     400, "bad_request", _("Unknown reason for not screening a pupil."), field=field
                 )
-            change = services.set_absent(
+            change = results.set_absent(
                 session,
                 student,
                 reason is not None,
@@ -438,20 +439,20 @@ def save_result_field(session_id: int, student_id: int):
                 reason=reason,
             )
         else:
-            change = services.record_measurements(
+            change = results.record_measurements(
                 session, student, {field: value}, user=current_user, expected_version=version
             )
-    except services.ResultConflict:
+    except ResultConflict:
         db.session.rollback()
-        if services.field_holds(session, student, field, value):
+        if results.field_holds(session, student, field, value):
             # A retry of a save whose answer was lost (the network dropped it after the
             # commit): the value is already there, so this is not someone else's change.
             return jsonify(_row_payload(session, student, field))
         return _conflict_response(session, student, field, value)
-    except services.SessionClosed as exc:
+    except SessionClosed as exc:
         db.session.rollback()
         return _json_error(409, "session_closed", str(exc.message), field=field)
-    except services.ScreeningError as exc:
+    except ScreeningError as exc:
         db.session.rollback()
         return _json_error(400, "refused", str(exc.message), field=field)
     if change.errors:
@@ -460,7 +461,7 @@ def save_result_field(session_id: int, student_id: int):
         return _json_error(
             422,
             "invalid",
-            services.field_error_message(error),
+            fields.field_error_message(error),
             field=field,
             value=value,
             key=error.key,
@@ -487,8 +488,8 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
         url_for("screening.class_grid", session_id=session.id, class_id=school_class.id)
         + f"#pupil-{student.id}"
     )
-    fields = [c.field for c in services.grid_columns(session)]
-    raw = {f: request.form.get(f, "") for f in fields if f in request.form}
+    names = [c.field for c in grid_model.grid_columns(session)]
+    raw = {f: request.form.get(f, "") for f in names if f in request.form}
     reason = request.form.get("not_screened", "").strip().lower() or None
     if reason is not None and reason not in grid.NOT_SCREENED_LABELS:
         abort(400)
@@ -525,10 +526,10 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
         elif questions:
             questioned.append((name, questions))
     try:
-        result = services.get_result(session, student)
+        result = results.get_result(session, student)
         currently_absent = bool(result and result.absent)
         if currently_absent and absent and result.not_screened_reason != reason:
-            services.set_absent(
+            results.set_absent(
                 session,
                 student,
                 True,
@@ -538,11 +539,9 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
             )
             version = None
         if currently_absent and not absent:
-            services.set_absent(
-                session, student, False, user=current_user, expected_version=version
-            )
+            results.set_absent(session, student, False, user=current_user, expected_version=version)
             version = None  # checked once; the row is ours from here on
-        change = services.record_measurements(
+        change = results.record_measurements(
             session, student, raw, user=current_user, expected_version=version
         )
         errors += change.errors
@@ -552,10 +551,10 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
                     session, student, name, raw.get(name), questions, user=current_user
                 )
         if absent and not currently_absent:
-            errors += services.set_absent(
+            errors += results.set_absent(
                 session, student, True, user=current_user, expected_version=None, reason=reason
             ).errors
-    except services.ResultConflict:
+    except ResultConflict:
         db.session.rollback()
         flash(
             _(
@@ -566,13 +565,13 @@ def save_result_row(session_id: int, class_id: int, student_id: int):
             "error",
         )
         return redirect(back)
-    except services.ScreeningError as exc:
+    except ScreeningError as exc:
         db.session.rollback()
         flash(str(exc.message), "error")
         return redirect(back)
     db.session.commit()
     for error in errors:
-        flash(f"{student.name}: {services.field_error_message(error)}", "error")
+        flash(f"{student.name}: {fields.field_error_message(error)}", "error")
     if not errors:
         flash(_("Saved: %(name)s.", name=student.name), "success")
     return redirect(back)

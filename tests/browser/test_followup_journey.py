@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from schoolhealth.extensions import db
 from schoolhealth.models import FollowupCase
-from schoolhealth.screening import services as screening_services
+from schoolhealth.screening import results as screening_results
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,7 @@ def test_nurse_records_an_outcome_by_keyboard_and_the_case_closes(live_server, p
             sex="M",
             birth_date=date(2016, 3, 1),
         )
-        change = screening_services.record_measurements(
+        change = screening_results.record_measurements(
             session,
             pupil,
             {"height_cm": "133", "weight_kg": weight},

@@ -10,7 +10,7 @@ import pytest
 
 from schoolhealth.extensions import db
 from schoolhealth.letters import services
-from schoolhealth.screening import services as screening_services
+from schoolhealth.screening import results as screening_results
 from tests.factories import PASSWORD
 from tests.letters.conftest import page_texts, squash
 
@@ -32,7 +32,7 @@ def _class_with_findings(factories):
             sex="M",
             birth_date=date(2016, 3, 1),
         )
-        change = screening_services.record_measurements(
+        change = screening_results.record_measurements(
             session, pupil, {"height_cm": "133", "weight_kg": weight}, user=nurse
         )
         assert change.ok

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from schoolhealth import clock
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, ScreeningResult
-from schoolhealth.screening import services
+from schoolhealth.screening import results
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -297,7 +297,7 @@ def test_a_conflict_shows_on_the_cell_and_absent_works_from_the_keyboard(
 
     # A colleague saves this pupil's right eye after the page was loaded.
     colleague = factories.NurseFactory(school=session.school, display_name="Nurse Wang")
-    services.record_measurements(session, first, {"ucva_right": "4.7"}, user=colleague)
+    results.record_measurements(session, first, {"ucva_right": "4.7"}, user=colleague)
     db.session.commit()
 
     ucva.focus()
@@ -386,7 +386,7 @@ def test_a_value_kept_over_a_reload_never_overwrites_a_colleagues_change(
     expect(ucva).to_have_class(re.compile(r"\bcell-failed\b"))
 
     colleague = factories.NurseFactory(school=session.school, display_name="Nurse Li")
-    services.record_measurements(session, first, {"ucva_right": "4.5"}, user=colleague)
+    results.record_measurements(session, first, {"ucva_right": "4.5"}, user=colleague)
     db.session.commit()
 
     page.on("dialog", lambda dialog: dialog.accept())

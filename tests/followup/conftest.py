@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from schoolhealth.extensions import db
-from schoolhealth.screening import services as screening_services
+from schoolhealth.screening import results as screening_results
 from tests.screening.conftest import sign_in  # noqa: F401  (fixture)
 
 SCREENED_ON = date(2026, 10, 12)
@@ -56,7 +56,7 @@ class Followup:
 
 
 def record(session, pupil, values, user):
-    change = screening_services.record_measurements(
+    change = screening_results.record_measurements(
         session, pupil, values, user=user, screening_date=SCREENED_ON
     )
     assert change.ok, change.errors

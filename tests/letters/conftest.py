@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from schoolhealth.extensions import db
-from schoolhealth.screening import services as screening_services
+from schoolhealth.screening import results as screening_results
 from tests.screening.conftest import World, sign_in, world  # noqa: F401  (fixtures)
 
 # Pupil 1 (boy, born 2017-05-14, 9.4 y on 2026-10-12): obesity (BMI 22.0 >= 20.8 for boys
@@ -41,7 +41,7 @@ class Screened:
 def screened(world) -> Screened:  # noqa: F811
     by_number = {s.student_number: s for s in world.students}
     for number, values in VALUES.items():
-        change = screening_services.record_measurements(
+        change = screening_results.record_measurements(
             world.session,
             by_number[number],
             values,
@@ -49,7 +49,7 @@ def screened(world) -> Screened:  # noqa: F811
             screening_date=world.session.start_date,  # results are dated the day entered
         )
         assert change.ok, change.errors
-    other = screening_services.record_measurements(
+    other = screening_results.record_measurements(
         world.other_session,
         world.other_student,
         {"height_cm": "130", "weight_kg": "40"},

@@ -19,7 +19,7 @@ from config import TestingConfig
 from schoolhealth import create_app
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Finding, ScreeningResult, ScreeningSession
-from schoolhealth.screening import services
+from schoolhealth.screening import results
 
 SCOPING_ARGUMENTS = ("session_id", "class_id", "student_id")
 # Sent with every POST: whatever field a view reads, it finds a value that would write.
@@ -111,7 +111,7 @@ def _state(world) -> tuple:
 @pytest.fixture
 def screened(world):
     """The world with a flagged result, so every page of school A has a pupil to show."""
-    services.record_measurements(
+    results.record_measurements(
         world.session,
         world.students[0],
         {"height_cm": "130", "weight_kg": "40", "ucva_right": "4.6", "ucva_left": "5.0"},

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, ScreeningResult
-from schoolhealth.screening import services
+from schoolhealth.screening import results
 from tests.clients import request_scoped_client
 
 
@@ -111,7 +111,7 @@ def _events() -> int:
 
 def test_a_grid_save_losing_an_update_race_answers_409_with_the_value(client, sign_in, world):
     student = world.students[0]
-    services.record_measurements(world.session, student, {"height_cm": "130"}, user=world.nurse)
+    results.record_measurements(world.session, student, {"height_cm": "130"}, user=world.nurse)
     db.session.commit()
     events = _events()
     sign_in(world.nurse)
@@ -167,7 +167,7 @@ def test_a_row_form_losing_a_create_race_shows_a_form_error(client, sign_in, wor
 
 def test_a_row_form_losing_an_update_race_shows_a_form_error(client, sign_in, world):
     student = world.students[0]
-    services.record_measurements(world.session, student, {"height_cm": "130"}, user=world.nurse)
+    results.record_measurements(world.session, student, {"height_cm": "130"}, user=world.nurse)
     db.session.commit()
     events = _events()
     sign_in(world.nurse)

@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Finding
-from schoolhealth.screening import flags, services
+from schoolhealth.screening import flags, results
 
 # The world's pupils are born 2017-05-14 and screened 2026-10-12: band 9.0~ (WS/T 586:
 # boys 18.5 / 20.8, girls 18.5 / 20.4; WS/T 456 girls stunting <= 119.5 cm).
@@ -62,11 +62,11 @@ def flagged(world, factories) -> Flagged:
     raw["G0004"] = {"height_cm": "118", "weight_kg": "19", "ucva_right": "5.1", "ucva_left": "4.7"}
     raw["G0005"] = {"height_cm": "132", "weight_kg": "28", "ucva_right": "5.0", "ucva_left": "5.1"}
     for number, values in raw.items():
-        change = services.record_measurements(
+        change = results.record_measurements(
             world.session, by_number[number], values, user=world.nurse
         )
         assert change.ok, change.errors
-    services.set_absent(world.session, by_number["G0006"], True, user=world.nurse)
+    results.set_absent(world.session, by_number["G0006"], True, user=world.nurse)
     db.session.commit()
     return Flagged(
         world=world,
@@ -276,7 +276,7 @@ def test_the_page_reads_in_a_fixed_number_of_queries(flagged, factories):
         pupil = factories.StudentFactory(
             school_class=flagged.world.school_class, student_number=f"H{n:04d}", sex="M"
         )
-        services.record_measurements(
+        results.record_measurements(
             session, pupil, {"height_cm": "130", "weight_kg": "40"}, user=flagged.world.nurse
         )
     db.session.commit()
@@ -511,7 +511,7 @@ def test_a_session_that_does_not_exist_is_404(client, sign_in, flagged):
 
 def test_findings_of_other_sessions_never_appear(flagged, factories):
     other = flagged.world.other_student
-    services.record_measurements(
+    results.record_measurements(
         flagged.world.other_session,
         other,
         {"height_cm": "130", "weight_kg": "45"},

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, ScreeningResult
-from schoolhealth.screening import grid, services
+from schoolhealth.screening import grid, results
 
 
 def _result(session, student) -> ScreeningResult | None:
@@ -97,7 +97,7 @@ def test_the_row_form_stores_the_reason(client, sign_in, world):
 
 
 def test_the_grid_shows_the_reason_and_its_keys(client, sign_in, world):
-    services.set_absent(world.session, world.students[2], True, user=world.nurse, reason="ill")
+    results.set_absent(world.session, world.students[2], True, user=world.nurse, reason="ill")
     db.session.commit()
     sign_in(world.nurse)
     page = client.get(_grid_url(world.session, world.school_class)).get_data(as_text=True)
@@ -157,7 +157,7 @@ def test_a_height_below_last_years_is_questioned(client, sign_in, world, factori
     last_year = factories.ScreeningSessionFactory(
         school=world.school, types="growth", start_date=date(2025, 10, 13)
     )
-    services.record_measurements(
+    results.record_measurements(
         last_year,
         pupil,
         {"height_cm": "138"},
@@ -240,7 +240,7 @@ def test_the_session_form_sets_records_refraction(client, sign_in, world):
 def test_sphere_and_cylinder_keep_their_spherical_equivalent(world):
     world.session.records_refraction = True
     pupil = world.students[0]
-    services.record_measurements(
+    results.record_measurements(
         world.session,
         pupil,
         {"ucva_right": "4.7", "sph_right": "-1.25", "cyl_right": "-0.50"},
@@ -251,14 +251,14 @@ def test_sphere_and_cylinder_keep_their_spherical_equivalent(world):
     assert result.se_right == Decimal("-1.50")
     assert result.myopia_right == "yes"
     # the derived SE follows a corrected sphere (it was never entered)
-    change = services.record_measurements(
+    change = results.record_measurements(
         world.session, pupil, {"sph_right": "-0.25"}, user=world.nurse
     )
     assert change.ok, change.errors
     db.session.commit()
     assert _result(world.session, pupil).se_right == Decimal("-0.50")
     # cleared cylinder: no SE
-    services.record_measurements(world.session, pupil, {"cyl_right": ""}, user=world.nurse)
+    results.record_measurements(world.session, pupil, {"cyl_right": ""}, user=world.nurse)
     db.session.commit()
     assert _result(world.session, pupil).se_right is None
 
@@ -284,9 +284,9 @@ def test_age_text_counts_completed_months():
 
 
 def test_the_session_page_counts_pupils_not_screened_by_reason(client, sign_in, world):
-    services.set_absent(world.session, world.students[0], True, user=world.nurse)
-    services.set_absent(world.session, world.students[1], True, user=world.nurse, reason="ill")
-    services.set_absent(world.session, world.students[2], True, user=world.nurse, reason="ill")
+    results.set_absent(world.session, world.students[0], True, user=world.nurse)
+    results.set_absent(world.session, world.students[1], True, user=world.nurse, reason="ill")
+    results.set_absent(world.session, world.students[2], True, user=world.nurse, reason="ill")
     db.session.commit()
     sign_in(world.nurse)
     page = client.get(f"/screening/sessions/{world.session.id}").get_data(as_text=True)

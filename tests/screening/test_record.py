@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent
-from schoolhealth.screening import services
+from schoolhealth.screening import results
 
 
 def _url(student) -> str:
@@ -18,7 +18,7 @@ def _url(student) -> str:
 
 
 def _record(session, student, user, **values):
-    change = services.record_measurements(
+    change = results.record_measurements(
         session, student, values, user=user, screening_date=session.start_date
     )
     assert change.ok, change.errors
@@ -196,7 +196,7 @@ def test_record_with_many_results_across_years(client, sign_in, world, pupil, fa
 
 
 def test_absent_results_are_listed_as_absent(client, sign_in, world, pupil):
-    services.set_absent(world.session, pupil, True, user=world.nurse)
+    results.set_absent(world.session, pupil, True, user=world.nurse)
     db.session.commit()
     sign_in(world.nurse)
     html = client.get(_url(pupil)).get_data(as_text=True)
@@ -244,9 +244,9 @@ def test_history_shows_who_changed_which_field_when(client, sign_in, world, pupi
 
 
 def test_history_of_absence(client, sign_in, world, pupil):
-    services.set_absent(world.session, pupil, True, user=world.nurse)
+    results.set_absent(world.session, pupil, True, user=world.nurse)
     db.session.commit()
-    services.set_absent(world.session, pupil, False, user=world.nurse)
+    results.set_absent(world.session, pupil, False, user=world.nurse)
     db.session.commit()
     sign_in(world.nurse)
     history = _section(client.get(_url(pupil)).get_data(as_text=True), "history")
@@ -364,7 +364,7 @@ def test_the_page_reads_in_a_fixed_number_of_queries(app, client, sign_in, world
 
 
 def test_the_record_says_why_a_pupil_was_not_screened(client, sign_in, world, pupil):
-    services.set_absent(world.session, pupil, True, user=world.nurse, reason="refused")
+    results.set_absent(world.session, pupil, True, user=world.nurse, reason="refused")
     db.session.commit()
     sign_in(world.nurse)
     html = client.get(_url(pupil)).get_data(as_text=True)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from schoolhealth import rules
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, ScreeningResult, ScreeningSession
-from schoolhealth.screening import services
+from schoolhealth.screening import results
 
 JSON = {"Accept": "application/json"}
 
@@ -229,7 +229,7 @@ def test_editing_a_session(client, sign_in, world):
 
 
 def test_a_refused_edit_is_explained(client, sign_in, world):
-    services.record_measurements(
+    results.record_measurements(
         world.session, world.students[0], {"ucva_right": "5.0"}, user=world.nurse
     )
     db.session.commit()
@@ -283,8 +283,8 @@ def test_closing_and_reopening(client, sign_in, world):
 
 
 def test_session_page_shows_progress_per_class(client, sign_in, world, factories):
-    services.set_absent(world.session, world.students[0], True, user=world.nurse)
-    services.record_measurements(
+    results.set_absent(world.session, world.students[0], True, user=world.nurse)
+    results.record_measurements(
         world.session,
         world.students[1],
         {"height_cm": "130", "weight_kg": "30", "ucva_right": "5", "ucva_left": "5"},
@@ -324,7 +324,7 @@ def test_grid_lists_active_pupils_by_student_number_with_the_sessions_inputs(
     factories.StudentFactory(
         school_class=world.school_class, student_number="G0000", name="Left School", active=False
     )
-    services.record_measurements(
+    results.record_measurements(
         world.session,
         world.students[1],
         {"height_cm": "130", "weight_kg": "45"},
@@ -351,7 +351,7 @@ def test_grid_lists_active_pupils_by_student_number_with_the_sessions_inputs(
 
 def test_grid_labels_follow_the_users_language(client, sign_in, world):
     """Labels are translated once per request (not once per cell) but still per user."""
-    services.record_measurements(
+    results.record_measurements(
         world.session,
         world.students[0],
         {"height_cm": "130", "weight_kg": "34", "glasses": "frame"},
@@ -491,7 +491,7 @@ def test_a_refused_value_is_422_with_the_fields_message(client, sign_in, world):
 
 
 def test_a_stale_version_is_409_naming_who_changed_it_and_the_current_value(client, sign_in, world):
-    services.record_measurements(
+    results.record_measurements(
         world.session, world.students[0], {"ucva_right": "4.7"}, user=world.admin
     )
     db.session.commit()
@@ -520,7 +520,7 @@ def test_a_stale_version_is_409_naming_who_changed_it_and_the_current_value(clie
 def test_a_save_without_the_row_version_is_refused_so_nothing_is_overwritten_unseen(
     client, sign_in, world
 ):
-    services.record_measurements(
+    results.record_measurements(
         world.session, world.students[0], {"height_cm": "140"}, user=world.admin
     )
     db.session.commit()
@@ -711,7 +711,7 @@ def test_a_row_form_reports_refused_fields_and_keeps_the_others(client, sign_in,
 
 
 def test_a_stale_row_form_saves_nothing(client, sign_in, world):
-    services.record_measurements(
+    results.record_measurements(
         world.session, world.students[0], {"height_cm": "140"}, user=world.admin
     )
     db.session.commit()
@@ -764,7 +764,7 @@ def test_a_result_entered_after_the_sessions_dates_is_dated_the_day_entered(
 
 
 def test_a_conflict_on_absent_reports_the_current_state(client, sign_in, world):
-    services.set_absent(world.session, world.students[0], True, user=world.admin)
+    results.set_absent(world.session, world.students[0], True, user=world.admin)
     db.session.commit()
     sign_in(world.nurse)
     response = client.post(
@@ -777,7 +777,7 @@ def test_a_conflict_on_absent_reports_the_current_state(client, sign_in, world):
 
 
 def test_session_page_says_when_results_used_another_rule_set(client, sign_in, world):
-    services.record_measurements(
+    results.record_measurements(
         world.session, world.students[0], {"height_cm": "130"}, user=world.nurse
     )
     world.session.ruleset_version = "cn-2000.1"

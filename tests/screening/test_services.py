@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from schoolhealth import rules
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent, Finding, ScreeningResult, ScreeningSession
-from schoolhealth.screening import services
+from schoolhealth.screening import errors, fields, grid_model, results, sessions
 
 
 def _events(entity: str, action: str | None = None) -> list[AuditEvent]:
@@ -31,7 +31,7 @@ def _result(session, student) -> ScreeningResult | None:
 
 
 def _record(world, raw, student=None, version=None, session=None):
-    change = services.record_measurements(
+    change = results.record_measurements(
         session or world.session,
         student or world.students[0],
         raw,
@@ -44,7 +44,7 @@ def _record(world, raw, student=None, version=None, session=None):
 
 def _assert_conflict(world, raw, version):
     """Saving ``raw`` over ``version`` is refused as a conflict (and rolled back)."""
-    with pytest.raises(services.ResultConflict):
+    with pytest.raises(errors.ResultConflict):
         _record(world, raw, version=version)
     db.session.rollback()
 
@@ -55,7 +55,7 @@ def _assert_conflict(world, raw, version):
 def test_create_session_keeps_ruleset_and_district_reference(world, factories):
     world.school.district.growth_reference = "who2007"
     db.session.commit()
-    session = services.create_session(
+    session = sessions.create_session(
         world.school,
         name=" 2026 秋季 视力筛查 ",
         start_date=date(2026, 11, 2),
@@ -71,7 +71,7 @@ def test_create_session_keeps_ruleset_and_district_reference(world, factories):
     assert session.status == "planned"
     assert session.ruleset_version == rules.RULESET_VERSION
     assert session.rule_options["growth_reference"] == "who2007"
-    config = services.session_rule_config(session)
+    config = sessions.session_rule_config(session)
     assert config.atr_positive_degrees == Decimal("7")
     assert config.growth_reference == "who2007"
     (event,) = _events("screening_session", "create")
@@ -99,8 +99,8 @@ def test_create_session_refuses_bad_input(world, kwargs, message):
         "user": world.nurse,
     }
     values.update(kwargs)
-    with pytest.raises(services.ScreeningError, match=message):
-        services.create_session(world.school, **values)
+    with pytest.raises(errors.ScreeningError, match=message):
+        sessions.create_session(world.school, **values)
     db.session.rollback()
     assert db.session.scalar(select(db.func.count(ScreeningSession.id))) == 2  # world's two
 
@@ -109,14 +109,14 @@ def test_status_moves_planned_in_progress_closed(world):
     session = world.session
     session.status = "planned"
     db.session.commit()
-    with pytest.raises(services.TransitionRefused):
-        services.change_status(session, "closed", user=world.nurse)
-    services.change_status(session, "in_progress", user=world.nurse)
-    services.change_status(session, "closed", user=world.nurse)
+    with pytest.raises(errors.TransitionRefused):
+        sessions.change_status(session, "closed", user=world.nurse)
+    sessions.change_status(session, "in_progress", user=world.nurse)
+    sessions.change_status(session, "closed", user=world.nurse)
     db.session.commit()
     assert session.is_closed
-    with pytest.raises(services.TransitionRefused):
-        services.change_status(session, "planned", user=world.admin)
+    with pytest.raises(errors.TransitionRefused):
+        sessions.change_status(session, "planned", user=world.admin)
     events = _events("screening_session", "update")
     assert [(e.before, e.after) for e in events] == [
         ({"status": "planned"}, {"status": "in_progress"}),
@@ -128,13 +128,13 @@ def test_only_an_admin_reopens_a_closed_session_and_it_is_audited(world):
     session = world.session
     session.status = "closed"
     db.session.commit()
-    with pytest.raises(services.TransitionRefused, match="Only an administrator"):
-        services.change_status(session, "in_progress", user=world.nurse)
+    with pytest.raises(errors.TransitionRefused, match="Only an administrator"):
+        sessions.change_status(session, "in_progress", user=world.nurse)
     db.session.rollback()
     assert db.session.get(ScreeningSession, session.id).is_closed
     assert _events("screening_session", "reopen") == []
 
-    services.change_status(session, "in_progress", user=world.admin)
+    sessions.change_status(session, "in_progress", user=world.admin)
     db.session.commit()
     assert session.status == "in_progress"
     (event,) = _events("screening_session", "reopen")
@@ -147,12 +147,12 @@ def test_closed_session_refuses_every_write(world):
     world.session.status = "closed"
     db.session.commit()
     student = world.students[0]
-    with pytest.raises(services.SessionClosed):
-        services.record_measurements(world.session, student, {"height_cm": "140"}, user=world.nurse)
-    with pytest.raises(services.SessionClosed):
-        services.set_absent(world.session, world.students[1], True, user=world.nurse)
-    with pytest.raises(services.SessionClosed):
-        services.update_session(
+    with pytest.raises(errors.SessionClosed):
+        results.record_measurements(world.session, student, {"height_cm": "140"}, user=world.nurse)
+    with pytest.raises(errors.SessionClosed):
+        results.set_absent(world.session, world.students[1], True, user=world.nurse)
+    with pytest.raises(errors.SessionClosed):
+        sessions.update_session(
             world.session,
             name="renamed",
             start_date=world.session.start_date,
@@ -169,7 +169,7 @@ def test_closed_session_refuses_every_write(world):
 
 
 def test_update_session_audits_what_changed(world):
-    services.update_session(
+    sessions.update_session(
         world.session,
         name="Renamed",
         start_date=world.session.start_date,
@@ -187,8 +187,8 @@ def test_update_session_audits_what_changed(world):
 
 def test_a_screening_with_results_cannot_be_removed(world):
     _record(world, {"ucva_right": "5.0"})
-    with pytest.raises(services.ScreeningError, match="Vision results were already entered"):
-        services.update_session(
+    with pytest.raises(errors.ScreeningError, match="Vision results were already entered"):
+        sessions.update_session(
             world.session,
             name=world.session.name,
             start_date=world.session.start_date,
@@ -203,10 +203,10 @@ def test_a_screening_with_results_cannot_be_removed(world):
 def test_atr_threshold_is_fixed_once_spine_results_exist(world):
     session = world.other_session
     student = world.other_student
-    services.record_measurements(session, student, {"atr_thoracic": "6"}, user=world.other_nurse)
+    results.record_measurements(session, student, {"atr_thoracic": "6"}, user=world.other_nurse)
     db.session.commit()
-    with pytest.raises(services.ScreeningError, match="ATR threshold of 5"):
-        services.update_session(
+    with pytest.raises(errors.ScreeningError, match="ATR threshold of 5"):
+        sessions.update_session(
             session,
             name=session.name,
             start_date=session.start_date,
@@ -250,7 +250,7 @@ def test_decimal_visual_acuity_is_stored_as_five_point(world):
     _record(world, {"ucva_right": "0.6", "ucva_left": "4.9"})
     result = _result(world.session, world.students[0])
     assert result.ucva_right == Decimal("4.8")
-    assert services.display_value(result, "ucva_right") == "4.8"
+    assert results.display_value(result, "ucva_right") == "4.8"
     assert result.vision_right == "moderate"
     assert result.vision_left == "mild"
 
@@ -269,14 +269,14 @@ def test_decimal_visual_acuity_is_stored_as_five_point(world):
 )
 def test_an_invalid_value_is_a_field_error_and_nothing_is_saved(world, raw, key):
     _record(world, {"height_cm": "130"})
-    change = services.record_measurements(
+    change = results.record_measurements(
         world.session, world.students[0], raw, user=world.nurse, expected_version=1
     )
     db.session.commit()
     (error,) = change.errors
     assert error.field == next(iter(raw))
     assert error.key == key
-    assert services.field_error_message(error).startswith(str(services.FIELD_LABELS[error.field]))
+    assert fields.field_error_message(error).startswith(str(fields.FIELD_LABELS[error.field]))
     result = _result(world.session, world.students[0])
     assert result.version == 1
     assert result.height_cm == Decimal("130.0")
@@ -313,7 +313,7 @@ def test_flags_are_stored_as_findings_with_the_ruleset_version(world):
     assert {f.ruleset_version for f in result.findings} == {rules.RULESET_VERSION}
     assert all(f.session_id == world.session.id for f in result.findings)
     assert all(f.student_id == world.students[0].id for f in result.findings)
-    labels = services.flag_labels(result)
+    labels = results.flag_labels(result)
     assert [(fl["label"], fl["eye"]) for fl in labels] == [
         ("Obesity", None),
         ("Reduced vision (severe) R", "right"),
@@ -356,17 +356,17 @@ def test_weight_is_rounded_to_the_stored_tenth_before_flagging(world):
     _record(world, {"weight_kg": "30.25"})
     result = _result(world.session, world.students[0])
     assert result.weight_kg == Decimal("30.3")
-    assert services.display_value(result, "weight_kg") == "30.3"
+    assert results.display_value(result, "weight_kg") == "30.3"
 
 
 def test_screening_date_is_the_day_of_entry_even_outside_the_planned_dates():
     session = ScreeningSession(start_date=date(2026, 11, 20), end_date=date(2026, 11, 27))
-    assert services.default_screening_date(session, date(2026, 11, 23)) == date(2026, 11, 23)
+    assert results.default_screening_date(session, date(2026, 11, 23)) == date(2026, 11, 23)
     # entered after the planned end or before the start: still the day measured
-    assert services.default_screening_date(session, date(2026, 12, 1)) == date(2026, 12, 1)
-    assert services.default_screening_date(session, date(2026, 11, 1)) == date(2026, 11, 1)
+    assert results.default_screening_date(session, date(2026, 12, 1)) == date(2026, 12, 1)
+    assert results.default_screening_date(session, date(2026, 11, 1)) == date(2026, 11, 1)
     open_ended = ScreeningSession(start_date=date(2026, 11, 20), end_date=None)
-    assert services.default_screening_date(open_ended, date(2027, 1, 5)) == date(2027, 1, 5)
+    assert results.default_screening_date(open_ended, date(2027, 1, 5)) == date(2027, 1, 5)
 
 
 def test_a_later_entry_keeps_the_screening_date(world):
@@ -386,8 +386,8 @@ def test_the_first_result_starts_a_planned_session(world):
 
 
 def test_a_pupil_of_another_school_is_refused(world):
-    with pytest.raises(services.NotInSession):
-        services.record_measurements(
+    with pytest.raises(errors.NotInSession):
+        results.record_measurements(
             world.session, world.other_student, {"height_cm": "130"}, user=world.nurse
         )
 
@@ -395,11 +395,9 @@ def test_a_pupil_of_another_school_is_refused(world):
 def test_tooth_clash_with_stored_values_is_refused(world, factories):
     session = factories.ScreeningSessionFactory(school=world.school, types="dental")
     student = world.students[0]
-    services.record_measurements(session, student, {"caries_teeth": "16 55"}, user=world.nurse)
+    results.record_measurements(session, student, {"caries_teeth": "16 55"}, user=world.nurse)
     db.session.commit()
-    change = services.record_measurements(
-        session, student, {"filled_teeth": "16"}, user=world.nurse
-    )
+    change = results.record_measurements(session, student, {"filled_teeth": "16"}, user=world.nurse)
     db.session.commit()
     (error,) = change.errors
     assert (error.field, error.key) == ("filled_teeth", "tooth_in_several_lists")
@@ -407,13 +405,13 @@ def test_tooth_clash_with_stored_values_is_refused(world, factories):
     assert result.filled_teeth is None
     assert result.caries == "yes"
     assert (result.dmft, result.DMFT) == (1, 1)
-    assert services.display_value(result, "caries_teeth") == "16 55"
+    assert results.display_value(result, "caries_teeth") == "16 55"
 
-    services.record_measurements(session, student, {"caries_teeth": "无"}, user=world.nurse)
+    results.record_measurements(session, student, {"caries_teeth": "无"}, user=world.nurse)
     db.session.commit()
     result = _result(session, student)
     assert result.caries == "no"
-    assert services.display_value(result, "caries_teeth") == "0"
+    assert results.display_value(result, "caries_teeth") == "0"
 
 
 # ----------------------------------------------------------------- optimistic locking
@@ -431,14 +429,14 @@ def test_a_stale_version_is_a_conflict_and_saves_nothing(world):
 def test_a_concurrent_update_between_read_and_write_is_a_conflict(world, monkeypatch):
     """SQLAlchemy's version counter catches a change made after the version was checked."""
     _record(world, {"height_cm": "130"})
-    evaluate_into = services._evaluate_into
+    evaluate_into = results.evaluate_into
 
     def meanwhile(*args, **kwargs):
         with db.engine.begin() as other:
             other.execute(text("UPDATE screening_results SET version = version + 1"))
         return evaluate_into(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_evaluate_into", meanwhile)
+    monkeypatch.setattr(results, "evaluate_into", meanwhile)
     _assert_conflict(world, {"height_cm": "140"}, version=1)
     result = _result(world.session, world.students[0])
     assert (result.height_cm, result.version) == (Decimal("130.0"), 2)
@@ -446,7 +444,7 @@ def test_a_concurrent_update_between_read_and_write_is_a_conflict(world, monkeyp
 
 def test_conflict_details_name_who_changed_the_result(world):
     _record(world, {"ucva_left": "4.7"})
-    details = services.conflict_details(world.session, world.students[0], "ucva_left")
+    details = results.conflict_details(world.session, world.students[0], "ucva_left")
     assert details["value"] == "4.7"
     assert details["version"] == 1
     assert details["changed_by"] == world.nurse.display_name
@@ -457,7 +455,7 @@ def test_conflict_details_name_who_changed_the_result(world):
 
 def test_an_absent_pupil_is_done_but_not_normal(world):
     student = world.students[1]
-    change = services.set_absent(world.session, student, True, user=world.nurse, expected_version=0)
+    change = results.set_absent(world.session, student, True, user=world.nurse, expected_version=0)
     db.session.commit()
     assert change.created
     result = _result(world.session, student)
@@ -465,25 +463,25 @@ def test_an_absent_pupil_is_done_but_not_normal(world):
     assert result.flagged is False
     assert result.weight_status is None
     assert result.vision_right is None
-    assert services.is_done(world.session, result)
+    assert results.is_done(world.session, result)
     (event,) = _events("screening_result")
     assert event.after == {"absent": True, "not_screened_reason": "absent"}
 
-    refused = services.record_measurements(
+    refused = results.record_measurements(
         world.session, student, {"height_cm": "130"}, user=world.nurse
     )
     assert [e.key for e in refused.errors] == ["absent_with_measurements"]
 
-    services.set_absent(world.session, student, False, user=world.nurse, expected_version=1)
+    results.set_absent(world.session, student, False, user=world.nurse, expected_version=1)
     db.session.commit()
     result = _result(world.session, student)
     assert result.absent is False
-    assert not services.is_done(world.session, result)
+    assert not results.is_done(world.session, result)
 
 
 def test_a_pupil_with_measurements_is_not_marked_absent(world):
     _record(world, {"height_cm": "130"})
-    change = services.set_absent(world.session, world.students[0], True, user=world.nurse)
+    change = results.set_absent(world.session, world.students[0], True, user=world.nurse)
     assert [e.key for e in change.errors] == ["absent_with_measurements"]
     db.session.rollback()
     assert _result(world.session, world.students[0]).absent is False
@@ -498,14 +496,14 @@ def test_class_progress_counts_screened_and_absent_pupils(world, factories):
         student=first,
     )
     _record(world, {"height_cm": "130", "weight_kg": "30"}, student=second)  # no vision yet
-    services.set_absent(world.session, third, True, user=world.nurse)
+    results.set_absent(world.session, third, True, user=world.nurse)
     db.session.commit()
-    (progress,), unassigned = services.class_progress(world.session)
+    (progress,), unassigned = grid_model.class_progress(world.session)
     assert progress.school_class.id == world.school_class.id
     assert (progress.done, progress.total) == (2, 3)
     assert unassigned == 0
-    assert services.class_done_count(world.session, world.school_class) == (2, 3)
-    pupils = services.class_pupils(world.session, world.school_class)
+    assert grid_model.class_done_count(world.session, world.school_class) == (2, 3)
+    pupils = grid_model.class_pupils(world.session, world.school_class)
     assert [s.student_number for s, _ in pupils] == ["G0001", "G0002", "G0003"]
 
 

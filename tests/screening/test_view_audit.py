@@ -8,7 +8,7 @@ from sqlalchemy import select
 from schoolhealth.audit import compact_ids
 from schoolhealth.extensions import db
 from schoolhealth.models import AuditEvent
-from schoolhealth.screening import services
+from schoolhealth.screening import results
 
 
 def _views() -> list[AuditEvent]:
@@ -44,7 +44,7 @@ def test_a_class_grid_view_is_one_event_listing_its_pupils(client, sign_in, worl
 
 def test_a_flags_list_view_is_one_event_listing_the_pupils_of_the_page(client, sign_in, world):
     for student in world.students[:2]:
-        services.record_measurements(
+        results.record_measurements(
             world.session, student, {"ucva_right": "4.5", "ucva_left": "4.6"}, user=world.nurse
         )
     db.session.commit()

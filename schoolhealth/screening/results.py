@@ -1,4 +1,4 @@
-"""Screening sessions and their results: the use cases behind the class grid.
+"""Screening results: saving and flagging one pupil's measurements, and reading them back.
 
 Views, CLI commands and background jobs (the results upload) call these functions. They
 flush and never commit; the caller commits once, and rolls back after any exception
@@ -17,15 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
 from typing import Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, inspect, or_, select
+from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import rules
@@ -34,12 +32,7 @@ from ..clock import local_today
 from ..extensions import db
 from ..models import (
     NOT_SCREENED_REASONS,
-    SCREENING_TYPES,
     Finding,
-    Institution,
-    Role,
-    School,
-    SchoolClass,
     ScreeningResult,
     ScreeningSession,
     SessionStatus,
@@ -47,464 +40,17 @@ from ..models import (
     User,
 )
 from ..rules.spine import MOTION_TEST_NEEDED
+from .errors import NotInSession, ResultConflict, ScreeningError, SessionClosed
+from .fields import FLAG_ORDER, REQUIRED_FIELDS, TOOTH_FIELDS, flag_label
+from .sessions import change_status, session_rule_config
 
 logger = logging.getLogger(__name__)
 
-# ----------------------------------------------------------------- vocabulary
-
-TYPE_LABELS = {
-    "growth": _l("Growth (height, weight)"),
-    "vision": _l("Vision"),
-    "spine": _l("Spine"),
-    "dental": _l("Dental"),
-}
-STATUS_LABELS = {
-    SessionStatus.PLANNED.value: _l("Planned"),
-    SessionStatus.IN_PROGRESS.value: _l("In progress"),
-    SessionStatus.CLOSED.value: _l("Closed"),
-}
-# The ATR thresholds a session may flag with (RuleConfig.atr_positive_degrees): 5 is the
-# rule set's default, 7 the usual international referral value.
-ATR_CHOICES = (5, 7)
-
-FIELD_LABELS = {
-    "height_cm": _l("Height (cm)"),
-    "weight_kg": _l("Weight (kg)"),
-    "ucva_right": _l("Uncorrected visual acuity, right"),
-    "ucva_left": _l("Uncorrected visual acuity, left"),
-    "glasses": _l("Glasses"),
-    "cva_right": _l("Corrected visual acuity, right"),
-    "cva_left": _l("Corrected visual acuity, left"),
-    "sph_right": _l("Sphere, right (D)"),
-    "cyl_right": _l("Cylinder, right (D)"),
-    "sph_left": _l("Sphere, left (D)"),
-    "cyl_left": _l("Cylinder, left (D)"),
-    "se_right": _l("Spherical equivalent, right (D)"),
-    "se_left": _l("Spherical equivalent, left (D)"),
-    "spine_general": _l("General inspection"),
-    "adams": _l("Forward bend test"),
-    "atr_thoracic": _l("ATR thoracic (°)"),
-    "atr_thoracolumbar": _l("ATR thoracolumbar (°)"),
-    "atr_lumbar": _l("ATR lumbar (°)"),
-    "sagittal": _l("Sagittal curvature"),
-    "prone_test": _l("Prone test"),
-    "motion_test": _l("Spinal motion test"),
-    "caries_teeth": _l("Decayed teeth (FDI)"),
-    "filled_teeth": _l("Filled teeth (FDI)"),
-    "missing_teeth": _l("Teeth missing due to caries (FDI)"),
-    "sealed_teeth": _l("Sealed teeth (FDI)"),
-    "dmft": _l("dmft (primary teeth)"),
-    "DMFT": _l("DMFT (permanent teeth)"),
-    "absent": _l("Absent"),
-}
-
-CHOICES: dict[str, tuple[tuple[str, Any], ...]] = {
-    "glasses": (
-        ("none", _l("None")),
-        ("frame", _l("Frame glasses")),
-        ("contact", _l("Contact lenses")),
-        ("ortho_k", _l("Ortho-k lenses")),
-    ),
-    "spine_general": (("normal", _l("Normal")), ("abnormal", _l("Abnormal"))),
-    "adams": (("negative", _l("Negative")), ("positive", _l("Positive"))),
-    "sagittal": (
-        ("normal", _l("Normal")),
-        ("kyphosis", _l("Kyphosis")),
-        ("lordosis", _l("Lordosis")),
-        ("straight_back", _l("Straight back")),
-    ),
-    "prone_test": (("resolved", _l("Resolved")), ("persists", _l("Persists"))),
-    "motion_test": (("resolved", _l("Resolved")), ("persists", _l("Persists"))),
-}
-TOOTH_FIELDS = ("caries_teeth", "filled_teeth", "missing_teeth", "sealed_teeth")
-
-
-@dataclass(frozen=True)
-class GridColumn:
-    """One input column of the class grid."""
-
-    field: str
-    label: Any
-    short: Any
-    kind: str  # "number", "select" or "teeth"
-    group: str | None = None  # "refraction" columns can be collapsed
-    options: tuple[tuple[str, Any], ...] | None = None  # set by translated()
-
-    @property
-    def choices(self) -> tuple[tuple[str, Any], ...]:
-        return self.options if self.options is not None else CHOICES.get(self.field, ())
-
-    def translated(self) -> GridColumn:
-        """A copy whose labels and choices are plain text in the current language.
-
-        The grid prints every label once per pupil; a lazy string translates itself each
-        time it is printed, which made translation most of the grid's server time.
-        """
-        return replace(
-            self,
-            label=str(self.label),
-            short=str(self.short),
-            options=tuple((code, str(label)) for code, label in self.choices),
-        )
-
-
-# What the grid asks for, per screening type, in entry order (results.md field names).
-GRID_COLUMNS: dict[str, tuple[GridColumn, ...]] = {
-    "growth": (
-        GridColumn("height_cm", FIELD_LABELS["height_cm"], _l("Height"), "number"),
-        GridColumn("weight_kg", FIELD_LABELS["weight_kg"], _l("Weight"), "number"),
-    ),
-    "vision": (
-        GridColumn("ucva_right", FIELD_LABELS["ucva_right"], _l("UCVA R"), "number"),
-        GridColumn("ucva_left", FIELD_LABELS["ucva_left"], _l("UCVA L"), "number"),
-        GridColumn("glasses", FIELD_LABELS["glasses"], _l("Glasses"), "select"),
-        GridColumn("cva_right", FIELD_LABELS["cva_right"], _l("CVA R"), "number"),
-        GridColumn("cva_left", FIELD_LABELS["cva_left"], _l("CVA L"), "number"),
-        GridColumn("sph_right", FIELD_LABELS["sph_right"], _l("Sph R"), "number", "refraction"),
-        GridColumn("cyl_right", FIELD_LABELS["cyl_right"], _l("Cyl R"), "number", "refraction"),
-        GridColumn("sph_left", FIELD_LABELS["sph_left"], _l("Sph L"), "number", "refraction"),
-        GridColumn("cyl_left", FIELD_LABELS["cyl_left"], _l("Cyl L"), "number", "refraction"),
-    ),
-    "spine": (
-        GridColumn("spine_general", FIELD_LABELS["spine_general"], _l("General"), "select"),
-        GridColumn("adams", FIELD_LABELS["adams"], _l("Bend test"), "select"),
-        GridColumn("atr_thoracic", FIELD_LABELS["atr_thoracic"], _l("ATR T"), "number"),
-        GridColumn("atr_thoracolumbar", FIELD_LABELS["atr_thoracolumbar"], _l("ATR TL"), "number"),
-        GridColumn("atr_lumbar", FIELD_LABELS["atr_lumbar"], _l("ATR L"), "number"),
-        GridColumn("motion_test", FIELD_LABELS["motion_test"], _l("Motion"), "select"),
-        GridColumn("sagittal", FIELD_LABELS["sagittal"], _l("Sagittal"), "select"),
-        GridColumn("prone_test", FIELD_LABELS["prone_test"], _l("Prone"), "select"),
-    ),
-    "dental": (
-        GridColumn("caries_teeth", FIELD_LABELS["caries_teeth"], _l("Decayed"), "teeth"),
-        GridColumn("filled_teeth", FIELD_LABELS["filled_teeth"], _l("Filled"), "teeth"),
-        GridColumn("missing_teeth", FIELD_LABELS["missing_teeth"], _l("Missing"), "teeth"),
-        GridColumn("sealed_teeth", FIELD_LABELS["sealed_teeth"], _l("Sealed"), "teeth"),
-    ),
-}
-
-# A pupil counts as screened for a type once these are entered (absent counts as done).
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "growth": ("height_cm", "weight_kg"),
-    "vision": ("ucva_right", "ucva_left"),
-    "spine": ("spine_general",),
-    "dental": ("caries_teeth",),
-}
 
 # Longest text accepted for one field (the longest real value is a list of 52 teeth).
 MAX_VALUE_LENGTH = 200
 
-# ----------------------------------------------------------------- errors
 
-
-class ScreeningError(Exception):
-    """An operation refused for a reason the user can act on; ``message`` is translated."""
-
-    def __init__(self, message: Any) -> None:
-        # Kept lazy: rendering it picks the user's locale, which reads the signed-in user
-        # from the database session, and a conflict is raised while that session is failed.
-        self.message = message
-        super().__init__(message)
-
-
-class SessionClosed(ScreeningError):
-    """A write to a closed session (read-only until an administrator reopens it)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            _l(
-                "This screening session is closed, so nothing in it can be changed. An "
-                "administrator can reopen it."
-            )
-        )
-
-
-class TransitionRefused(ScreeningError):
-    """A status change that is not allowed (or not allowed for this user)."""
-
-
-class NotInSession(ScreeningError):
-    """A pupil of another school than the session's."""
-
-    def __init__(self) -> None:
-        super().__init__(_l("This pupil is not part of this screening session."))
-
-
-class ResultConflict(ScreeningError):
-    """Someone else changed the result since the caller read it (optimistic locking).
-
-    The caller must roll back its database session and may then read the current values
-    with :func:`conflict_details`.
-    """
-
-    def __init__(self, expected_version: int | None = None, current_version: int | None = None):
-        self.expected_version = expected_version
-        self.current_version = current_version
-        super().__init__(
-            _l(
-                "Someone else changed this pupil's result in the meantime; your value was not "
-                "saved."
-            )
-        )
-
-
-# ----------------------------------------------------------------- sessions
-
-
-def session_types_text(types: Iterable[str]) -> str:
-    """The stored form of a session's screening types: a subset of SCREENING_TYPES, in order."""
-    chosen = set(types)
-    unknown = chosen.difference(SCREENING_TYPES)
-    if unknown:
-        raise ScreeningError(
-            _l("Unknown screening type: %(types)s.", types=", ".join(sorted(unknown)))
-        )
-    if not chosen:
-        raise ScreeningError(_l("Choose at least one screening type."))
-    return ",".join(t for t in SCREENING_TYPES if t in chosen)
-
-
-def district_growth_reference(school: School) -> str:
-    """The BMI reference of the school's district (WS/T 586 unless the district chose another)."""
-    reference = school.district.growth_reference if school.district else None
-    if reference in rules.GROWTH_REFERENCES:
-        return reference
-    return rules.DEFAULT_CONFIG.growth_reference
-
-
-def session_rule_config(session: ScreeningSession) -> rules.RuleConfig:
-    """The rule options the session flags with, as stored when it was created."""
-    options = dict(session.rule_options or {})
-    known = set(rules.DEFAULT_CONFIG.to_dict())
-    unknown = sorted(set(options) - known)
-    if unknown:
-        logger.warning("session %s: ignoring unknown rule options %s", session.id, unknown)
-    try:
-        return rules.RuleConfig.from_dict({k: v for k, v in options.items() if k in known})
-    except rules.InvalidMeasurement:
-        logger.exception("session %s: invalid rule options, using defaults", session.id)
-        return rules.DEFAULT_CONFIG
-
-
-def _check_dates(start_date: date, end_date: date | None) -> None:
-    if end_date is not None and end_date < start_date:
-        raise ScreeningError(_l("The end date cannot be before the start date."))
-
-
-def _rule_options(school: School, atr_positive_degrees: int | Decimal | str) -> dict[str, Any]:
-    try:
-        config = rules.RuleConfig(
-            growth_reference=district_growth_reference(school),
-            atr_positive_degrees=Decimal(str(atr_positive_degrees)),
-        )
-    except (rules.InvalidMeasurement, ArithmeticError) as exc:
-        raise ScreeningError(_l("The ATR threshold must be between 1 and 30 degrees.")) from exc
-    return config.to_dict()
-
-
-_SESSION_AUDIT_FIELDS = (
-    "name",
-    "start_date",
-    "end_date",
-    "types",
-    "institution_id",
-    "status",
-    "ruleset_version",
-    "rule_options",
-    "records_refraction",
-)
-
-
-def _session_snapshot(session: ScreeningSession) -> dict[str, Any]:
-    from ..audit import snapshot
-
-    return snapshot(session, _SESSION_AUDIT_FIELDS)
-
-
-def create_session(
-    school: School,
-    *,
-    name: str,
-    start_date: date,
-    end_date: date | None = None,
-    types: Iterable[str],
-    institution: Institution | None = None,
-    atr_positive_degrees: int | Decimal = 5,
-    records_refraction: bool = False,
-    user: User | None,
-) -> ScreeningSession:
-    """Plan a screening session of ``school``.
-
-    The session records today's rule-set version and the rule options (the district's
-    growth reference, the ATR threshold), so later changes never re-flag its results.
-    """
-    name = (name or "").strip()
-    if not name:
-        raise ScreeningError(_l("The session needs a name."))
-    _check_dates(start_date, end_date)
-    session = ScreeningSession(
-        school_id=school.id,
-        school=school,
-        name=name,
-        start_date=start_date,
-        end_date=end_date,
-        types=session_types_text(types),
-        institution_id=institution.id if institution else None,
-        ruleset_version=rules.RULESET_VERSION,
-        rule_options=_rule_options(school, atr_positive_degrees),
-        status=SessionStatus.PLANNED.value,
-        records_refraction=bool(records_refraction),
-        created_by_id=user.id if user else None,
-    )
-    db.session.add(session)
-    db.session.flush()
-    record_event(
-        "create",
-        "screening_session",
-        session.id,
-        school_id=school.id,
-        summary=f"screening session {session.name!r} created",
-        after=_session_snapshot(session),
-        user=user,
-    )
-    return session
-
-
-def _has_values(session: ScreeningSession, fields: Iterable[str]) -> bool:
-    """True when some result of the session has any of ``fields`` entered."""
-    columns = [getattr(ScreeningResult, f).is_not(None) for f in fields]
-    if not columns:
-        return False
-    found = db.session.execute(
-        select(ScreeningResult.id)
-        .where(ScreeningResult.session_id == session.id, or_(*columns))
-        .limit(1)
-    ).first()
-    return found is not None
-
-
-def _type_fields(screening_type: str) -> list[str]:
-    return [f for f, t in rules.MEASUREMENT_FIELDS.items() if t.value == screening_type]
-
-
-def update_session(
-    session: ScreeningSession,
-    *,
-    name: str,
-    start_date: date,
-    end_date: date | None,
-    types: Iterable[str],
-    institution: Institution | None,
-    atr_positive_degrees: int | Decimal,
-    records_refraction: bool | None = None,
-    user: User | None,
-) -> ScreeningSession:
-    """Change a session's details (``records_refraction`` None: unchanged).
-
-    Refused for a closed session, for removing a screening type that already has
-    results, and for changing the ATR threshold once spine results exist (they were
-    flagged with the old one).
-    """
-    if session.is_closed:
-        raise SessionClosed()
-    name = (name or "").strip()
-    if not name:
-        raise ScreeningError(_l("The session needs a name."))
-    _check_dates(start_date, end_date)
-    new_types = session_types_text(types)
-    removed = set(session.type_list) - set(new_types.split(","))
-    for screening_type in sorted(removed):
-        if _has_values(session, _type_fields(screening_type)):
-            raise ScreeningError(
-                _l(
-                    "%(type)s results were already entered in this session, so that screening "
-                    "cannot be removed.",
-                    type=TYPE_LABELS[screening_type],
-                )
-            )
-    options = _rule_options(session.school, atr_positive_degrees)
-    old_atr = session_rule_config(session).atr_positive_degrees
-    atr_changed = Decimal(options["atr_positive_degrees"]) != old_atr
-    if atr_changed and _has_values(session, _type_fields("spine")):
-        raise ScreeningError(
-            _l(
-                "Spine results were already flagged with the ATR threshold of %(atr)s°; it can "
-                "no longer change in this session.",
-                atr=format(old_atr, "f"),
-            )
-        )
-    before = _session_snapshot(session)
-    session.name = name
-    session.start_date = start_date
-    session.end_date = end_date
-    session.types = new_types
-    session.institution_id = institution.id if institution else None
-    if records_refraction is not None:
-        session.records_refraction = bool(records_refraction)
-    if atr_changed:
-        merged = dict(session.rule_options or {})
-        merged["atr_positive_degrees"] = options["atr_positive_degrees"]
-        session.rule_options = merged
-    db.session.flush()
-    from ..audit import changed_fields
-
-    old, new = changed_fields(before, _session_snapshot(session))
-    if new:
-        record_event(
-            "update",
-            "screening_session",
-            session.id,
-            school_id=session.school_id,
-            summary=f"screening session {session.name!r} changed: {', '.join(new)}",
-            before=old,
-            after=new,
-            user=user,
-        )
-    return session
-
-
-# Status changes a nurse or an administrator may make; reopening is the administrator's.
-TRANSITIONS = {
-    (SessionStatus.PLANNED.value, SessionStatus.IN_PROGRESS.value),
-    (SessionStatus.IN_PROGRESS.value, SessionStatus.CLOSED.value),
-    (SessionStatus.CLOSED.value, SessionStatus.IN_PROGRESS.value),
-}
-
-
-def change_status(session: ScreeningSession, status: str, *, user: User | None) -> None:
-    """Move a session planned -> in progress -> closed; only an admin reopens (audited)."""
-    old = session.status
-    if status == old:
-        return
-    if (old, status) not in TRANSITIONS:
-        raise TransitionRefused(
-            _l(
-                "A session cannot go from %(old)s to %(new)s.",
-                old=STATUS_LABELS.get(old, old),
-                new=STATUS_LABELS.get(status, status),
-            )
-        )
-    reopening = old == SessionStatus.CLOSED.value
-    if reopening and (user is None or user.role != Role.ADMIN):
-        raise TransitionRefused(_l("Only an administrator can reopen a closed session."))
-    session.status = status
-    db.session.flush()
-    record_event(
-        "reopen" if reopening else "update",
-        "screening_session",
-        session.id,
-        school_id=session.school_id,
-        summary=f"screening session {session.name!r}: {old} -> {status}",
-        before={"status": old},
-        after={"status": status},
-        user=user,
-    )
-
-
-# ----------------------------------------------------------------- result values
-
-
-@cache
 def _column_scale(name: str) -> int | None:
     """Decimals a column keeps (None for non-numeric columns); the grid asks once per cell."""
     column_type = inspect(ScreeningResult).attrs[name].columns[0].type
@@ -606,9 +152,6 @@ def done_clause(session: ScreeningSession) -> Any:
         for f in REQUIRED_FIELDS.get(t, ())
     ]
     return or_(ScreeningResult.absent.is_(True), and_(*required))
-
-
-# ----------------------------------------------------------------- saving results
 
 
 @dataclass
@@ -835,9 +378,9 @@ def record_measurements(
             result.screening_date = default_screening_date(session)
         if user is not None:
             result.updated_by_id = user.id
-        evaluation = _evaluate_into(session, student, result, merged)
+        evaluation = evaluate_into(session, student, result, merged)
     _flush()
-    _sync_followup(session, student, result, user)
+    sync_followup(session, student, result, user)
     after = {name: _audit_value(getattr(result, name)) for name in changed}
     if new_date:
         after["screening_date"] = result.screening_date.isoformat()
@@ -943,9 +486,9 @@ def set_absent(
             result.screening_date = default_screening_date(session)
         if user is not None:
             result.updated_by_id = user.id
-        evaluation = _evaluate_into(session, student, result, replace(stored, absent=absent))
+        evaluation = evaluate_into(session, student, result, replace(stored, absent=absent))
     _flush()
-    _sync_followup(session, student, result, user)
+    sync_followup(session, student, result, user)
     _start_if_planned(session, user)
     record_event(
         "create" if created else "update",
@@ -992,7 +535,7 @@ def _flush() -> None:
         raise ResultConflict() from exc
 
 
-def _sync_followup(
+def sync_followup(
     session: ScreeningSession, student: Student, result: ScreeningResult, user: User | None
 ) -> None:
     """Every referral opens a follow-up case; a result corrected to normal withdraws it.
@@ -1015,7 +558,7 @@ def _start_if_planned(session: ScreeningSession, user: User | None) -> None:
         change_status(session, SessionStatus.IN_PROGRESS.value, user=user)
 
 
-def _evaluate_into(
+def evaluate_into(
     session: ScreeningSession,
     student: Student,
     result: ScreeningResult,
@@ -1039,7 +582,7 @@ def _evaluate_into(
         result.flagged = False
         result.eval_errors = message[:2000]
         result.ruleset_version = rules.RULESET_VERSION
-        _replace_findings(session, student, result, ())
+        replace_findings(session, student, result, ())
         _store_derived_se(result, measurements, None)
         return None
     columns = evaluation.to_evaluation_columns()
@@ -1058,7 +601,7 @@ def _evaluate_into(
     result.flagged = evaluation.is_flagged
     result.ruleset_version = evaluation.ruleset_version
     result.eval_errors = columns["errors"] or None
-    _replace_findings(
+    replace_findings(
         session,
         student,
         result,
@@ -1085,7 +628,7 @@ def _store_derived_se(
         setattr(result, f"se_{eye}", derived)
 
 
-def _replace_findings(
+def replace_findings(
     session: ScreeningSession,
     student: Student,
     result: ScreeningResult,
@@ -1113,87 +656,6 @@ def _replace_findings(
         row.ruleset_version = ruleset_version
         keep.append(row)
     result.findings = keep
-
-
-# ----------------------------------------------------------------- reading
-
-
-def field_error_message(error: rules.FieldError) -> str:
-    """A refused field in the user's language: "Height (cm): 300 is outside ...".
-
-    The rules core gives each error a key and params for exactly this; an unknown key
-    falls back to the core's English message.
-    """
-    p = dict(error.params or {})
-    value = p.get("value", error.value)
-    key = error.key
-    if key == "not_a_number":
-        text = _("%(value)s is not a number.", value=value)
-    elif key == "foreign_digit":
-        text = _(
-            "%(value)s contains the digit “%(char)s”; type numbers with the digits 0–9.",
-            value=value,
-            char=p.get("char", ""),
-        )
-    elif key == "out_of_range":
-        text = _(
-            "%(value)s is outside the plausible range %(min)s–%(max)s %(unit)s.",
-            value=value,
-            min=p.get("min", ""),
-            max=p.get("max", ""),
-            unit=p.get("unit", ""),
-        )
-    elif key == "too_many_decimals":
-        text = _(
-            "%(value)s has too many decimal places (at most %(decimals)s).",
-            value=value,
-            decimals=p.get("decimals", ""),
-        )
-    elif key == "ambiguous_visual_acuity":
-        text = _(
-            "%(value)s is ambiguous: enter 5-point (3.0–5.3) or decimal (0.01–2.0) acuity.",
-            value=value,
-        )
-    elif key == "not_a_chart_value":
-        text = _(
-            "%(value)s is not a decimal value of the GB/T 11533 chart; enter the 5-point "
-            "value (3.0–5.3) instead.",
-            value=value,
-        )
-    elif key == "unknown_choice":
-        text = _("%(value)s is not one of: %(choices)s.", value=value, choices=p.get("choices", ""))
-    elif key == "invalid_tooth_code":
-        text = _(
-            "%(value)s is not an FDI tooth code (11–48 permanent, 51–85 primary).", value=value
-        )
-    elif key == "duplicate_tooth":
-        text = _("tooth %(value)s is listed twice.", value=value)
-    elif key == "tooth_in_several_lists":
-        other = p.get("other_field", "")
-        text = _(
-            "tooth %(value)s is also listed under %(other)s.",
-            value=value,
-            other=str(FIELD_LABELS.get(other, other)),
-        )
-    elif key == "primary_and_permanent_same_position":
-        text = _(
-            "primary tooth %(primary)s and permanent tooth %(permanent)s occupy the same "
-            "position; record only the tooth present.",
-            primary=p.get("primary", ""),
-            permanent=p.get("permanent", ""),
-        )
-    elif key == "not_in_session":
-        text = _("this screening is not part of the session.")
-    elif key == "too_long":
-        text = _("the value is too long.")
-    elif key == "absent_with_measurements" and error.field == "absent":
-        text = _("the pupil has measurements; clear them before marking the pupil absent.")
-    elif key == "absent_with_measurements":
-        text = _("the pupil is marked absent; untick “absent” first.")
-    else:
-        return error.message
-    label = FIELD_LABELS.get(error.field, error.field)
-    return f"{label}: {text}"
 
 
 def field_holds(
@@ -1236,62 +698,6 @@ def conflict_details(
         "changed_by": (changed_by.display_name or changed_by.username) if changed_by else None,
         "changed_at": result.updated_at,
     }
-
-
-FLAG_LABELS: dict[tuple[str, str], Any] = {
-    ("weight_status", "overweight"): _l("Overweight"),
-    ("weight_status", "obese"): _l("Obesity"),
-    ("thinness", "mild"): _l("Mild thinness"),
-    ("thinness", "moderate_severe"): _l("Moderate or severe thinness"),
-    ("stunting", "yes"): _l("Stunting"),
-    ("vision_right", "mild"): _l("Reduced vision (mild) R"),
-    ("vision_right", "moderate"): _l("Reduced vision (moderate) R"),
-    ("vision_right", "severe"): _l("Reduced vision (severe) R"),
-    ("vision_left", "mild"): _l("Reduced vision (mild) L"),
-    ("vision_left", "moderate"): _l("Reduced vision (moderate) L"),
-    ("vision_left", "severe"): _l("Reduced vision (severe) L"),
-    ("myopia_right", "yes"): _l("Suspected myopia R"),
-    ("myopia_left", "yes"): _l("Suspected myopia L"),
-    ("myopia_right", "unknown"): _l("Myopia not assessed (no refraction) R"),
-    ("myopia_left", "unknown"): _l("Myopia not assessed (no refraction) L"),
-    ("spine", "postural"): _l("Postural spine asymmetry"),
-    ("spine", "suspected_scoliosis"): _l("Suspected scoliosis"),
-    ("spine", "sagittal_abnormal"): _l("Sagittal curvature abnormality"),
-    ("caries", "yes"): _l("Untreated caries"),
-}
-
-
-_FLAG_LABEL_CACHE: dict[tuple[str, str, str], str] = {}
-
-
-def flag_label(code: str, category: str, locale: str | None = None) -> str:
-    """The translated chip text of one finding, e.g. "Reduced vision (moderate) R".
-
-    Remembered per language: a grid or flags page prints the same few labels many times
-    (callers labelling many findings pass ``locale``, ``str(get_locale())``, once).
-    """
-    key = (locale or str(get_locale()), code, category)
-    text = _FLAG_LABEL_CACHE.get(key)
-    if text is None:
-        label = FLAG_LABELS.get((code, category))
-        text = str(label) if label is not None else f"{code}: {category}"
-        if len(_FLAG_LABEL_CACHE) < 10_000:  # bounded, whatever codes a database holds
-            _FLAG_LABEL_CACHE[key] = text
-    return text
-
-
-# Chips appear in this order: growth, vision by eye, spine, dental.
-FLAG_ORDER = (
-    "weight_status",
-    "thinness",
-    "stunting",
-    "vision_right",
-    "myopia_right",
-    "vision_left",
-    "myopia_left",
-    "spine",
-    "caries",
-)
 
 
 def _eye(code: str) -> str | None:
@@ -1341,118 +747,3 @@ def flag_labels(result: ScreeningResult | None) -> list[dict[str, Any]]:
                 }
             )
     return chips
-
-
-def grid_columns(session: ScreeningSession) -> list[GridColumn]:
-    """The grid's input columns for the session's screening types.
-
-    Sphere and cylinder only when the session records refraction: a column nobody fills
-    costs a keystroke per pupil.
-    """
-    return [
-        c
-        for t in session.type_list
-        for c in GRID_COLUMNS.get(t, ())
-        if c.group != "refraction" or session.records_refraction
-    ]
-
-
-def class_pupils(
-    session: ScreeningSession, school_class: SchoolClass
-) -> list[tuple[Student, ScreeningResult | None]]:
-    """The class's active pupils in roster order (student number) with their results."""
-    rows = db.session.execute(
-        select(Student, ScreeningResult)
-        .outerjoin(
-            ScreeningResult,
-            and_(
-                ScreeningResult.student_id == Student.id,
-                ScreeningResult.session_id == session.id,
-            ),
-        )
-        .where(
-            Student.class_id == school_class.id,
-            Student.school_id == session.school_id,
-            Student.active.is_(True),
-        )
-        .options(selectinload(ScreeningResult.findings))
-        .order_by(Student.student_number)
-    ).all()
-    return [(student, result) for student, result in rows]
-
-
-@dataclass(frozen=True)
-class ClassProgress:
-    school_class: SchoolClass
-    total: int
-    done: int
-
-
-def _progress_query(session: ScreeningSession) -> Select:
-    return (
-        select(
-            Student.class_id,
-            func.count(Student.id),
-            func.coalesce(func.sum(case((done_clause(session), 1), else_=0)), 0),
-        )
-        .outerjoin(
-            ScreeningResult,
-            and_(
-                ScreeningResult.student_id == Student.id,
-                ScreeningResult.session_id == session.id,
-            ),
-        )
-        .where(Student.school_id == session.school_id, Student.active.is_(True))
-        .group_by(Student.class_id)
-    )
-
-
-def class_progress(session: ScreeningSession) -> tuple[list[ClassProgress], int]:
-    """Screened (or absent) / active pupils per class of the session's school.
-
-    Also returns the number of active pupils without a class (they have no grid).
-    """
-    counts = {
-        class_id: (total, done)
-        for class_id, total, done in db.session.execute(_progress_query(session))
-    }
-    unassigned = counts.pop(None, (0, 0))[0]
-    classes = (
-        db.session.scalars(
-            select(SchoolClass)
-            .where(SchoolClass.id.in_(list(counts)), SchoolClass.school_id == session.school_id)
-            .order_by(SchoolClass.school_year.desc(), SchoolClass.grade, SchoolClass.name)
-        ).all()
-        if counts
-        else []
-    )
-    progress = [ClassProgress(c, int(counts[c.id][0]), int(counts[c.id][1])) for c in classes]
-    return progress, int(unassigned)
-
-
-def class_done_count(session: ScreeningSession, school_class: SchoolClass) -> tuple[int, int]:
-    """(done, total) of one class."""
-    row = db.session.execute(
-        _progress_query(session).where(Student.class_id == school_class.id)
-    ).first()
-    if row is None:
-        return 0, 0
-    return int(row[2]), int(row[1])
-
-
-def results_flagged_with_other_ruleset(session: ScreeningSession) -> int:
-    """How many results were flagged with another rule set than the session records.
-
-    Results are always flagged with the installed rules (``rules.RULESET_VERSION``) and
-    record the version used; after an upgrade, a reopened older session says so.
-    """
-    return int(
-        db.session.scalar(
-            select(func.count(ScreeningResult.id)).where(
-                ScreeningResult.session_id == session.id,
-                ScreeningResult.ruleset_version.is_not(None),
-                ScreeningResult.ruleset_version != session.ruleset_version,
-            )
-        )
-        or 0
-    )
